@@ -1,0 +1,40 @@
+"""Shared fixtures: the real course folder, and scratch copies of it to change freely."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def scratch_course(tmp_path: Path) -> Path:
+    """A copy of the course's sources (no package, no gradebook) in a temporary folder."""
+    course = tmp_path / "course"
+    course.mkdir()
+    for name in ("modules.toml", "nbgrader_config.py"):
+        shutil.copy2(ROOT / name, course / name)
+    for folder in ("source_solutions", "modules"):
+        shutil.copytree(ROOT / folder, course / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return course
+
+
+def write_notebook(path: Path, sources: list[str]) -> Path:
+    """A minimal nbformat-4 notebook of code cells, as JupyterLab would save it."""
+    cells = [
+        {"cell_type": "code", "execution_count": None, "id": f"cell-{index}", "metadata": {}, "outputs": [], "source": source}
+        for index, source in enumerate(sources)
+    ]
+    notebook = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(notebook, indent=1))
+    return path

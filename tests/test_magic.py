@@ -1,0 +1,95 @@
+"""The `%%export` marker runs cells natively; `%tito_export` exports the saved notebook, or says why not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import write_notebook
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from tito.magic import blank_export_marker
+
+
+def run_headless(folder: Path, sources: list[str], allow_errors: bool = False) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    NotebookClient(notebook, kernel_name="python3", timeout=60, allow_errors=allow_errors, resources={"metadata": {"path": str(folder)}}).execute()
+    return notebook
+
+
+def test_marker_line_is_blanked_keeping_line_numbers() -> None:
+    assert blank_export_marker(["%%export\n", "x = 1\n"]) == ["\n", "x = 1\n"]
+    assert blank_export_marker(["x = 1\n"]) == ["x = 1\n"]
+
+
+def test_export_cell_runs_like_a_plain_cell_and_its_errors_fail_it(tmp_path: Path) -> None:
+    sources = ["%load_ext tito.magic", "%%export\nanswer = 6 * 7\nanswer", "%%export\ndef broken():\n    return 1 / 0\nbroken()", "print('never reached')"]
+    with pytest.raises(CellExecutionError) as error:
+        run_headless(tmp_path, sources)
+    assert "ZeroDivisionError" in str(error.value)
+    notebook = run_headless(tmp_path, sources[:2])
+    assert notebook.cells[1].outputs[0]["data"]["text/plain"] == "42", "the cell's result displays as usual"
+
+
+def test_traceback_points_at_the_cells_own_line(tmp_path: Path) -> None:
+    notebook = run_headless(tmp_path, ["%load_ext tito.magic", "%%export\nx = 1\nraise ValueError('line three')"], allow_errors=True)
+    error = notebook.cells[1].outputs[0]
+    assert error["ename"] == "ValueError"
+    assert "line 3" in "".join(error["traceback"]), "line numbers must match the notebook cell"
+
+
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("TITO_EXPORT", raising=False)
+    monkeypatch.delenv("TITO_COURSE_ROOT", raising=False)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "tito.magic")
+    yield shell
+    shell.run_line_magic("unload_ext", "tito.magic")
+    shell.events.callbacks["pre_run_cell"].clear()
+
+
+@pytest.fixture
+def course(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "modules.toml").write_text((root / "modules.toml").read_text())
+    folder = tmp_path / "modules/01_tensor"
+    write_notebook(folder / "01_tensor.ipynb", ["%%export\nclass Tensor:\n    pass"])
+    monkeypatch.chdir(folder)
+    return tmp_path
+
+
+def test_export_magic_exports_the_saved_notebook(shell, course: Path, capsys) -> None:
+    shell.run_cell("%%export\nclass Tensor:\n    pass", cell_id="cell-0")
+    shell.run_line_magic("tito_export", "01_tensor")
+    assert "Exported modules/01_tensor/01_tensor.ipynb -> tinytorch/core/tensor.py" in capsys.readouterr().out
+    assert "class Tensor:" in (course / "tinytorch/core/tensor.py").read_text()
+
+
+def test_export_magic_refuses_unsaved_edits(shell, course: Path) -> None:
+    shell.run_cell("%%export\nclass Tensor:\n    edited = True", cell_id="cell-0")
+    with pytest.raises(UsageError, match=r"differs from what you ran in cell\(s\) \[1\]: save the notebook first"):
+        shell.run_line_magic("tito_export", "01_tensor")
+    assert not (course / "tinytorch").exists()
+
+
+def test_export_magic_reports_a_broken_notebook_without_a_traceback(shell, course: Path) -> None:
+    write_notebook(course / "modules/01_tensor/01_tensor.ipynb", ["%%export\ndef f(:"])
+    with pytest.raises(UsageError, match=r"01_tensor.ipynb, cell 1: syntax error"):
+        shell.run_line_magic("tito_export", "01_tensor")
+
+
+def test_export_magic_does_nothing_in_headless_runs_or_elsewhere(shell, course: Path, capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("TITO_EXPORT", "skip")
+    shell.run_line_magic("tito_export", "01_tensor")
+    assert "Export skipped" in capsys.readouterr().out
+    monkeypatch.delenv("TITO_EXPORT")
+    elsewhere = course / "autograded/student/01_tensor"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    shell.run_line_magic("tito_export", "01_tensor")
+    assert "Nothing exported" in capsys.readouterr().out
+    assert not (course / "tinytorch").exists()

@@ -1,0 +1,1 @@
+"""tito: the TinyTorch course's tool package (export, notebook magic, running, grading, datasets, CLI)."""

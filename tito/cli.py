@@ -1,0 +1,180 @@
+"""`tito`, the course's command line: export, release, test, status, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from tito.datasets import DatasetError
+from tito.export import ExportError, differences, export, package_root
+from tito.grading import GradingError, release, release_differences
+from tito.notebooks import ExerciseResult, exercise_results, run_notebook
+from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError, course_root, find_module, load_modules
+
+RESULTS_DIR = Path(".tito") / "results"
+
+
+def _progress(label: str):
+    """A one-line 'cell 12/48' counter on a terminal; silence elsewhere (CI logs stay short)."""
+    if not sys.stdout.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        print(f"\r  {label}: cell {done}/{total}", end="" if done < total else "\n", flush=True)
+
+    return show
+
+
+def cmd_export(args: argparse.Namespace, root: Path) -> int:
+    folder = SOURCE_DIR if args.reference else RELEASE_DIR
+    if args.check:
+        problems = differences(root, folder)
+        for problem in problems:
+            print(f"out of date: {problem}")
+        print("the package is in sync with its notebooks" if not problems else "run `tito export" + (" --reference`" if args.reference else "`"))
+        return 1 if problems else 0
+    written = export(root, folder)
+    destination = package_root(root, folder) / "tinytorch"
+    print(f"exported {folder}/ -> {destination.relative_to(root)}/ ({len(written)} files)")
+    if args.reference:
+        print(f"use it with PYTHONPATH={package_root(root, folder)} (your own tinytorch/ is untouched)")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace, root: Path) -> int:
+    if args.check:
+        print("releasing source_solutions/ into a scratch folder to compare ...", flush=True)
+        problems = release_differences(root)
+        for problem in problems:
+            print(f"out of date: {problem}")
+        print("modules/ is in sync with source_solutions/" if not problems else "run `tito release` and commit modules/")
+        return 1 if problems else 0
+    started = time.perf_counter()
+    for path in release(root):
+        print(f"released {path.relative_to(root)}")
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def format_report(results: list[ExerciseResult]) -> str:
+    marks = {"passed": "✅", "failed": "❌", "not attempted": "⬜", "not run": "⏸"}
+    lines = []
+    for result in results:
+        line = f"{marks.get(result.status, '?')} Exercise {result.exercise:<6} {result.title:<32} {result.earned:g}/{result.points:g}  {result.status}"
+        if result.detail and result.status != "not attempted":
+            line += f"\n      {result.detail.splitlines()[0][:300]}"
+        lines.append(line)
+    earned, total = sum(r.earned for r in results), sum(r.points for r in results)
+    passed = sum(r.status == "passed" for r in results)
+    lines.append(f"{passed} passed, {len(results) - passed} failed")
+    lines.append(f"score: {earned:g}/{total:g} points")
+    return "\n".join(lines)
+
+
+def cmd_test(args: argparse.Namespace, root: Path) -> int:
+    module = find_module(load_modules(root), args.module)
+    folder = SOURCE_DIR if args.solution else RELEASE_DIR
+    notebook = module.notebook(root, folder)
+    env = {}
+    if args.solution:
+        export(root, SOURCE_DIR)  # later modules import the reference of the earlier ones
+        env["PYTHONPATH"] = str(package_root(root, SOURCE_DIR))
+    if not notebook.exists():
+        raise RegistryError(f"{notebook.relative_to(root)} does not exist yet: module {module.slug} has not been released.")
+    print(f"running {notebook.relative_to(root)} headless ...", flush=True)
+    started = time.perf_counter()
+    executed = run_notebook(notebook, env=env, progress=_progress(module.slug))
+    results = exercise_results(executed)
+    print(format_report(results))
+    print(f"({time.perf_counter() - started:.1f} s)")
+    if not args.solution:
+        _save_results(root, module.slug, notebook, results)
+    if not results:
+        print("this notebook has no graded test cells")
+        return 1
+    return 0 if all(result.status == "passed" for result in results) else 1
+
+
+def _save_results(root: Path, slug: str, notebook: Path, results: list[ExerciseResult]) -> None:
+    folder = root / RESULTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"notebook_mtime": notebook.stat().st_mtime, "passed": sum(r.status == "passed" for r in results), "total": len(results)}
+    (folder / f"{slug}.json").write_text(json.dumps(record))
+
+
+def cmd_status(args: argparse.Namespace, root: Path) -> int:
+    from tito.export import build_package, read_notebook
+
+    stale = set(differences(root, RELEASE_DIR)) if (root / "tinytorch").exists() else set()
+    package = build_package(root, RELEASE_DIR)
+    print(f"{'module':<18} {'attempted':<11} {'passing':<22} exported")
+    for module in load_modules(root):
+        notebook = module.notebook(root, RELEASE_DIR)
+        if not notebook.exists():
+            print(f"{module.slug:<18} {'-':<11} {'-':<22} not released yet")
+            continue
+        text = json.dumps(read_notebook(notebook))
+        stubs = text.count(f"NotImplementedError(\\\"Exercise {module.number:02d}.")
+        exercises = text.count(f'"grade_id": "ex_{module.number:02d}_')
+        attempted = f"{max(exercises - stubs, 0)}/{exercises}"
+        record_path = root / RESULTS_DIR / f"{module.slug}.json"
+        passing = "run `tito test " + f"{module.number:02d}`"
+        if record_path.exists():
+            record = json.loads(record_path.read_text())
+            fresh = record["notebook_mtime"] == notebook.stat().st_mtime
+            passing = f"{record['passed']}/{record['total']}" + ("" if fresh else " (edited since)")
+        target = root / module.exports_to
+        if not target.exists():
+            exported = "no"
+        elif any(problem.startswith(module.exports_to) for problem in stale) or module.exports_to not in package:
+            exported = "out of date: run `tito export`"
+        else:
+            exported = "yes"
+        print(f"{module.slug:<18} {attempted:<11} {passing:<22} {exported}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, root: Path) -> int:
+    from tito.doctor import run_checks
+
+    problems = 0
+    for ok, what, fix in run_checks(root):
+        print(f"{'✅' if ok else '❌'} {what}" + ("" if ok else f"\n   fix: {fix}"))
+        problems += not ok
+    print("everything looks fine" if not problems else f"{problems} problem(s) found")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tito", description="TinyTorch course tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    export_cmd = commands.add_parser("export", help="write the %%export cells of the notebooks into the tinytorch package")
+    export_cmd.add_argument("--reference", action="store_true", help="export source_solutions/ into .tito/reference/ instead of your modules/ into tinytorch/")
+    export_cmd.add_argument("--check", action="store_true", help="change nothing; fail if the package differs from its notebooks")
+    export_cmd.set_defaults(run=cmd_export)
+    release_cmd = commands.add_parser("release", help="(instructors) regenerate modules/ from source_solutions/ with nbgrader")
+    release_cmd.add_argument("--check", action="store_true", help="change nothing; fail if modules/ differs from a fresh release")
+    release_cmd.set_defaults(run=cmd_release)
+    test_cmd = commands.add_parser("test", help="run a module notebook headless and report each exercise")
+    test_cmd.add_argument("module", help="module number or name, e.g. 01 or 01_tensor")
+    test_cmd.add_argument("--solution", action="store_true", help="run the instructor's solution notebook instead of yours")
+    test_cmd.set_defaults(run=cmd_test)
+    commands.add_parser("status", help="per module: exercises attempted, tests passing, exported").set_defaults(run=cmd_status)
+    commands.add_parser("doctor", help="check the installation and say how to fix what is wrong").set_defaults(run=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args, course_root())
+    except (RegistryError, ExportError, GradingError, DatasetError, RuntimeError) as error:
+        print(f"tito: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""`tito doctor`: check the installation, and for every problem print the fix."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from tito.datasets import verify_datasets
+from tito.registry import RegistryError, load_modules
+
+Check = tuple[bool, str, str]  # (ok, what was checked, how to fix it)
+INSTALL = "pip install -e '.[test]' (from the course folder, in the environment you run Jupyter from)"
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    """Run code in a fresh interpreter from `/`, as a kernel in any folder would see things."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=120)
+
+
+def check_python() -> Check:
+    ok = sys.version_info >= (3, 10)
+    return ok, f"Python {sys.version.split()[0]} at {sys.executable}", "install Python 3.10 or newer"
+
+
+def check_packages() -> list[Check]:
+    checks = []
+    for package, low, high in (("numpy", (1, 24), None), ("jupyterlab", (4, 3), (5, 0)), ("nbgrader", (0, 9, 5), (0, 10)),
+                               ("nbclient", (0, 10), None), ("ipykernel", (6, 23), None), ("matplotlib", (3, 7), None),
+                               ("ipywidgets", (8,), None)):
+        version = _version(package)
+        numbers = tuple(int(part) for part in version.split(".")[:3] if part.isdigit()) if version else ()
+        ok = bool(version) and numbers >= low and (high is None or numbers < high)
+        wanted = f">={'.'.join(map(str, low))}" + (f",<{'.'.join(map(str, high))}" if high else "")
+        checks.append((ok, f"{package} {version or 'missing'} (wanted {wanted})", INSTALL))
+    return checks
+
+
+def check_kernel() -> Check:
+    probe = _run_python(
+        "import sys, shutil\n"
+        "from jupyter_client.kernelspec import get_kernel_spec\n"
+        "argv0 = get_kernel_spec('python3').argv[0]\n"
+        "print(argv0 in ('python', 'python3', sys.executable) or shutil.which(argv0) == sys.executable)"
+    )
+    ok = probe.stdout.strip() == "True"
+    return ok, "the python3 Jupyter kernel runs this Python", f"{sys.executable} -m ipykernel install --sys-prefix"
+
+
+def check_import_tinytorch() -> Check:
+    probe = _run_python("import tinytorch; print(tinytorch.__file__)")
+    where = probe.stdout.strip() or probe.stderr.strip().splitlines()[-1:]
+    return probe.returncode == 0, f"`import tinytorch` works from any folder ({where})", f"run `tito export`; if it still fails, {INSTALL}"
+
+
+def check_extension() -> Check:
+    probe = _run_python(
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "shell.run_line_magic('load_ext', 'tito.magic')\n"
+        "result = shell.run_cell('%%export\\nanswer = 42')\n"
+        "print(result.success and shell.user_ns['answer'] == 42)"
+    )
+    return probe.stdout.strip().endswith("True"), "the %%export extension loads (`%load_ext tito.magic`)", INSTALL
+
+
+def check_alembic() -> Check:
+    found = shutil.which("alembic")
+    beside = Path(sys.executable).parent / "alembic"
+    ok = found is not None or beside.exists()
+    return ok, "alembic (nbgrader runs it to create a gradebook)", f"put {Path(sys.executable).parent} on PATH, or {INSTALL}"
+
+
+def check_registry(root: Path) -> Check:
+    try:
+        count = len(load_modules(root))
+    except RegistryError as error:
+        return False, str(error), "restore modules.toml with `git checkout -- modules.toml`"
+    return True, f"modules.toml lists {count} modules", ""
+
+
+def check_datasets() -> list[Check]:
+    problems = verify_datasets()
+    if not problems:
+        return [(True, "datasets/ (TinyDigits and MNIST) present and intact", "")]
+    return [(False, problem, "restore with `git checkout -- datasets/`") for problem in problems]
+
+
+def run_checks(root: Path) -> list[Check]:
+    return [
+        check_python(),
+        *check_packages(),
+        check_registry(root),
+        check_kernel(),
+        check_extension(),
+        check_import_tinytorch(),
+        check_alembic(),
+        *check_datasets(),
+    ]

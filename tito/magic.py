@@ -1,0 +1,89 @@
+"""The IPython extension behind `%%export` and `%tito_export`; notebooks load it with `%load_ext tito.magic`.
+
+`%%export` is not a real cell magic: an input transformer blanks the marker line, so the cell
+runs natively (same namespace, same traceback and line numbers, an exception fails the cell)
+and `tito export` later finds the marker in the saved notebook.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from tito.export import EXPORT_MARKER, ExportError, cell_source, export, is_export_cell, read_notebook
+from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError, course_root, find_module, load_modules
+
+SKIP_ENV = "TITO_EXPORT"  # set to "skip" by tito's and nbgrader's headless runs
+
+
+def blank_export_marker(lines: list[str]) -> list[str]:
+    """Replace a leading `%%export` line with an empty one, keeping line numbers."""
+    if lines and lines[0].rstrip() == EXPORT_MARKER:
+        return ["\n", *lines[1:]]
+    return lines
+
+
+class ExportState:
+    """What this kernel actually ran, to notice a saved notebook that differs (unsaved edits)."""
+
+    def __init__(self) -> None:
+        self.ran: dict[str, str] = {}  # cell id -> the source the kernel executed
+
+    def record(self, info) -> None:
+        raw = info.raw_cell or ""
+        if raw.split("\n", 1)[0].rstrip() == EXPORT_MARKER and getattr(info, "cell_id", None):
+            self.ran[info.cell_id] = raw
+
+    def unsaved_cells(self, notebook: dict) -> list[int]:
+        """Numbers of %%export cells whose saved source is not what this kernel last ran."""
+        return [
+            number
+            for number, cell in enumerate(notebook["cells"], start=1)
+            if is_export_cell(cell) and cell.get("id") in self.ran and self.ran[cell["id"]].rstrip() != cell_source(cell).rstrip()
+        ]
+
+
+def tito_export(state: ExportState, slug: str) -> None:
+    """`%tito_export NN_name`: export the saved notebook's folder into its package."""
+    if os.environ.get(SKIP_ENV) == "skip":
+        print("Export skipped: this is a headless run by tito or nbgrader, so your package is left as it is.")
+        return
+    here = Path.cwd().resolve()
+    try:
+        root = course_root(here)
+        module = find_module(load_modules(root), slug.strip())
+    except RegistryError as error:
+        raise UsageError(str(error)) from None
+    folder = next((name for name in (RELEASE_DIR, SOURCE_DIR) if here == (root / name / module.slug).resolve()), None)
+    if folder is None:
+        print(f"Nothing exported: this notebook runs in {here}, not in the course's {RELEASE_DIR}/{module.slug}/ folder.")
+        return
+    notebook_path = module.notebook(root, folder)
+    try:
+        unsaved = state.unsaved_cells(read_notebook(notebook_path))
+        if unsaved:
+            raise UsageError(
+                f"The saved {notebook_path.name} differs from what you ran in cell(s) {unsaved}: "
+                "save the notebook first (File > Save, or Ctrl+S), then run this cell again."
+            )
+        written = export(root, folder)
+    except ExportError as error:
+        raise UsageError(str(error)) from None
+    target = next(path for path in written if path.as_posix().endswith(module.exports_to))
+    print(f"Exported {folder}/{module.slug}/{module.notebook_name} -> {target.relative_to(root)} ({len(written)} package files up to date).")
+
+
+def load_ipython_extension(shell: InteractiveShell) -> None:
+    state = ExportState()
+    if blank_export_marker not in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.append(blank_export_marker)
+    shell.events.register("pre_run_cell", state.record)
+    shell.register_magic_function(lambda line: tito_export(state, line), magic_kind="line", magic_name="tito_export")
+
+
+def unload_ipython_extension(shell: InteractiveShell) -> None:
+    if blank_export_marker in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(blank_export_marker)

@@ -1,0 +1,71 @@
+"""Two nbgrader preprocessors the course needs, named in nbgrader_config.py."""
+
+from __future__ import annotations
+
+import re
+
+from nbgrader.preprocessors import ClearSolutions, DeduplicateIds
+
+EXERCISE_PLACEHOLDER = "{exercise}"
+_DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
+_CLASS = re.compile(r"^(\s*)class\s+(\w+)")
+_ADD_TO_CLASS = re.compile(r"^\s*@add_to_class\((\w+)\)")
+
+
+def exercise_id(grade_id: str) -> str | None:
+    """`ex_01_3` -> `01.3`, the id students see in headings, stubs, tests and reports."""
+    match = re.fullmatch(r"(?:ex|test)_(\d+)_(\d+)", grade_id)
+    return f"{match.group(1)}.{match.group(2)}" if match else None
+
+
+def enclosing_name(lines_above: list[str]) -> str:
+    """The qualified name of the function a solution region sits in, e.g. `Tensor.__matmul__`."""
+    for index in range(len(lines_above) - 1, -1, -1):
+        found = _DEF.match(lines_above[index])
+        if not found:
+            continue
+        indent, name = found.groups()
+        for above in reversed(lines_above[:index]):
+            decorator = _ADD_TO_CLASS.match(above)
+            if decorator:
+                return f"{decorator.group(1)}.{name}"
+            if not above.strip().startswith("@"):
+                break
+        for above in reversed(lines_above[:index]):
+            owner = _CLASS.match(above)
+            if owner and len(owner.group(1)) < len(indent):
+                return f"{owner.group(2)}.{name}"
+        return name
+    return ""
+
+
+class ClearSolutionsNamingExercises(ClearSolutions):
+    """ClearSolutions whose code stub names its exercise and method:
+    `raise NotImplementedError("Exercise 01.3: Tensor.__matmul__")`."""
+
+    def _replace_solution_region(self, cell, language):
+        if cell.cell_type != "code":
+            return super()._replace_solution_region(cell, language)
+        lines = cell.source.split("\n")
+        number = exercise_id(cell.metadata.get("nbgrader", {}).get("grade_id", ""))
+        labels = []
+        for index, line in enumerate(lines):
+            if self.begin_solution_delimeter in line:
+                name = enclosing_name(lines[:index])
+                label = f"Exercise {number}" if number else "Exercise"
+                labels.append(f"{label}: {name}" if name else label)
+        replaced = super()._replace_solution_region(cell, language)
+        for label in labels:
+            cell.source = cell.source.replace(EXERCISE_PLACEHOLDER, label, 1)
+        return replaced
+
+
+class DeduplicateIdsDroppingEmptied(DeduplicateIds):
+    """DeduplicateIds leaves `nbgrader: {}` on a copy-pasted locked cell, which later crashes
+    autograde with KeyError 'grade_id'; drop the emptied metadata so the copy is a plain cell."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        if cell.metadata.get("nbgrader") == {}:
+            del cell.metadata["nbgrader"]
+        return cell, resources

@@ -1,0 +1,107 @@
+"""Running notebooks headless (nbclient) and reading per-exercise results from their test cells."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tito.export import cell_source
+from tito.nbgrader_ext import exercise_id
+
+HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*[—–-]\s*(.+?)\s*\((\d+)\s+points?\)", re.MULTILINE)
+CELL_TIMEOUT = 60  # seconds, as nbgrader's Execute.timeout in nbgrader_config.py
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    exercise: str  # "01.3"
+    title: str
+    points: float
+    status: str  # "passed", "failed", "not attempted" or "not run"
+    detail: str = ""
+
+    @property
+    def earned(self) -> float:
+        return self.points if self.status == "passed" else 0.0
+
+
+def run_notebook(
+    path: Path,
+    env: dict[str, str] | None = None,
+    timeout: int = CELL_TIMEOUT,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Execute a notebook in its own folder with every cell run (errors recorded, not fatal).
+
+    A cell that runs longer than `timeout` is interrupted and recorded as an error. The kernel's
+    own stderr (its start-up chatter) goes to a log file, so only cell output reaches the notebook.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(str(path), as_version=4)
+    total = len(notebook.cells)
+
+    def on_cell_executed(cell_index: int, **_: object) -> None:
+        if progress:
+            progress(cell_index + 1, total)
+
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=timeout,
+        interrupt_on_timeout=True,
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_executed=on_cell_executed,
+    )
+    kernel_env = {**os.environ, "TITO_EXPORT": "skip", **(env or {})}
+    with tempfile.TemporaryFile(mode="w+") as kernel_log:
+        try:
+            client.execute(env=kernel_env, stderr=kernel_log)
+        except Exception as error:  # the kernel died or would not start: say so with its own words
+            kernel_log.seek(0)
+            raise RuntimeError(f"The kernel running {path} failed: {error}\n{kernel_log.read()[-2000:]}") from None
+    return notebook
+
+
+def exercise_results(notebook: dict) -> list[ExerciseResult]:
+    """One result per graded test cell, in notebook order."""
+    titles = {}
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") == "markdown":
+            for number, title, _points in HEADING.findall(cell_source(cell)):
+                titles[number] = title
+    results = []
+    for cell in notebook["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("grade") or cell.get("cell_type") != "code":
+            continue
+        number = exercise_id(meta.get("grade_id", "")) or meta.get("grade_id", "?")
+        status, detail = _judge(cell, number)
+        results.append(ExerciseResult(number, titles.get(number, meta.get("grade_id", "")), float(meta.get("points", 0)), status, detail))
+    return results
+
+
+def _judge(cell: dict, number: str) -> tuple[str, str]:
+    if cell.get("execution_count") is None:
+        return "not run", "the notebook stopped before this cell"
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            name, value = output.get("ename", ""), str(output.get("evalue", ""))
+            if name == "NotImplementedError" and value.startswith(f"Exercise {number}"):
+                return "not attempted", value
+            if name == "NotImplementedError" and value.startswith("Exercise "):
+                return "failed", f"needs {value.split(':')[0]} first ({value})"
+            if name == "KeyboardInterrupt":
+                return "failed", f"timed out (a cell may run at most {CELL_TIMEOUT} s): is there an endless loop?"
+            return "failed", f"{name}: {value}".strip()
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            text = "".join(output.get("text", "")).strip().splitlines()
+            return "failed", "printed to stderr, which nbgrader scores zero: " + (text[0] if text else "")
+    return "passed", ""
