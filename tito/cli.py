@@ -142,7 +142,7 @@ def cmd_doctor(args: argparse.Namespace, root: Path) -> int:
 
     problems = 0
     for ok, what, fix in run_checks(root):
-        print(f"{'✅' if ok else '❌'} {what}" + ("" if ok else f"\n   fix: {fix}"))
+        print(f"{'✅' if ok else '❌'} {what}" + (f"\n   fix: {fix}" if fix and not ok else ""))
         problems += not ok
     print("everything looks fine" if not problems else f"{problems} problem(s) found")
     return 1 if problems else 0

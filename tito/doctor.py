@@ -92,7 +92,7 @@ def check_datasets() -> list[Check]:
     problems = verify_datasets()
     if not problems:
         return [(True, "datasets/ (TinyDigits and MNIST) present and intact", "")]
-    return [(False, problem, "restore with `git checkout -- datasets/`") for problem in problems]
+    return [(False, problem, "") for problem in problems]  # each problem already says how to restore the file
 
 
 def run_checks(root: Path) -> list[Check]:

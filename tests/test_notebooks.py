@@ -1,0 +1,112 @@
+"""The module notebooks: solutions pass headless, stubs fail, nothing leaks, ids and points agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tito.export import cell_source, package_root, read_notebook, export
+from tito.grading import release_differences
+from tito.nbgrader_ext import exercise_id
+from tito.notebooks import HEADING, exercise_results, run_notebook
+from tito.registry import RELEASE_DIR, SOURCE_DIR, load_modules
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = [m for m in load_modules(ROOT) if m.notebook(ROOT, SOURCE_DIR).exists()]
+IDS = [m.slug for m in MODULES]
+
+
+def nbgrader_cells(notebook: dict, key: str) -> list[dict]:
+    return [c for c in notebook["cells"] if c.get("metadata", {}).get("nbgrader", {}).get(key)]
+
+
+@pytest.fixture(scope="module")
+def reference_path() -> str:
+    export(ROOT, SOURCE_DIR)
+    return str(package_root(ROOT, SOURCE_DIR))
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_solution_runs_headless_with_every_test_passing_and_no_stderr(module, reference_path: str) -> None:
+    executed = run_notebook(module.notebook(ROOT, SOURCE_DIR), env={"PYTHONPATH": reference_path})
+    problems = []
+    for number, cell in enumerate(executed["cells"], start=1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                problems.append(f"cell {number}: {output['ename']}: {output['evalue']}")
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                problems.append(f"cell {number} wrote to stderr: {''.join(output['text'])[:200]}")
+    assert problems == []
+    results = exercise_results(executed)
+    assert results and all(r.status == "passed" for r in results), [r for r in results if r.status != "passed"]
+    assert sum(r.points for r in results) == module.points
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_every_stub_in_the_released_notebook_fails_its_tests(module, reference_path: str) -> None:
+    # The reference package is importable, as when outside checks grade: tests must still use the notebook's own code.
+    executed = run_notebook(module.notebook(ROOT, RELEASE_DIR), env={"PYTHONPATH": reference_path})
+    results = exercise_results(executed)
+    assert results and all(r.status != "passed" for r in results), [r for r in results if r.status == "passed"]
+    assert results[0].status == "not attempted"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_no_solution_or_hidden_test_text_reaches_students(module) -> None:
+    source = read_notebook(module.notebook(ROOT, SOURCE_DIR))
+    student_text = module.notebook(ROOT, RELEASE_DIR).read_text() + (ROOT / module.exports_to).read_text()
+    secrets = []
+    for cell in source["cells"]:
+        text = cell_source(cell)
+        for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", text, re.S) + re.findall(
+            r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", text, re.S
+        ):
+            secrets += [line.strip() for line in region.splitlines() if len(line.strip()) > 12]
+    assert secrets, "the source notebook should have solution and hidden-test regions"
+    leaked = [line for line in secrets if line in student_text]
+    assert leaked == []
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "_hidden("):
+        assert marker not in student_text
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_notebooks_never_import_what_they_test_from_the_package(module) -> None:
+    notebook = read_notebook(module.notebook(ROOT, SOURCE_DIR))
+    own_file = module.dotted
+    for cell in notebook["cells"]:
+        text = cell_source(cell)
+        assert own_file not in text and f"from tinytorch import {module.names[0]}" not in text, cell.get("id")
+        if module.number == 1:
+            assert "tinytorch" not in text.replace("tinytorch/core/tensor.py", ""), "module 01 builds tinytorch: it cannot import it"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_exercise_ids_and_points_agree_everywhere(module) -> None:
+    source = read_notebook(module.notebook(ROOT, SOURCE_DIR))
+    student = read_notebook(module.notebook(ROOT, RELEASE_DIR))
+    markdown = "\n".join(cell_source(c) for c in source["cells"] if c["cell_type"] == "markdown")
+    headings = {number: int(points) for number, _title, points in HEADING.findall(markdown)}
+    tests = {exercise_id(c["metadata"]["nbgrader"]["grade_id"]): c for c in nbgrader_cells(source, "grade")}
+    exercises = {exercise_id(c["metadata"]["nbgrader"]["grade_id"]): c for c in nbgrader_cells(source, "solution")}
+    assert len(headings) >= 8 and set(headings) == set(tests) == set(exercises)
+    student_code = {exercise_id(c["metadata"]["nbgrader"]["grade_id"]): cell_source(c) for c in nbgrader_cells(student, "solution")}
+    for number, points in headings.items():
+        slug = number.replace(".", "_")
+        assert tests[number]["metadata"]["nbgrader"]["points"] == points, f"Exercise {number}: heading and test cell points differ"
+        assert re.search(rf"def test_{slug}_\w+\(", cell_source(tests[number])), f"Exercise {number}: test function name"
+        assert f'NotImplementedError("Exercise {number}: ' in student_code[number], f"Exercise {number}: stub message"
+        assert re.search(rf"\|\s*{re.escape(number)}\s*\|.*\|\s*{points}\s*\|", markdown), f"Exercise {number}: points table row"
+    assert sum(headings.values()) == module.points, "modules.toml points must equal the notebook's total"
+
+
+def test_released_modules_are_in_sync_with_their_sources() -> None:
+    assert release_differences(ROOT) == [], "run `tito release` and commit modules/"
+
+
+def test_committed_notebooks_have_no_outputs() -> None:
+    for folder in (SOURCE_DIR, RELEASE_DIR):
+        for path in sorted((ROOT / folder).rglob("*.ipynb")):
+            for cell in read_notebook(path)["cells"]:
+                assert not cell.get("outputs") and cell.get("execution_count") is None, f"{path}: strip the outputs"
