@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from tito.datasets import DatasetError
-from tito.export import ExportError, differences, export, package_root
+from tito.export import ExportError, differences, export, module_file, package_root, read_notebook
 from tito.grading import GradingError, release, release_differences
-from tito.notebooks import ExerciseResult, exercise_results, run_notebook
+from tito.notebooks import CELL_TIMEOUT, ExerciseResult, exercise_results, exercises_attempted, run_notebook
 from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError, course_root, find_module, load_modules
 
 RESULTS_DIR = Path(".tito") / "results"
@@ -86,8 +86,8 @@ def cmd_test(args: argparse.Namespace, root: Path) -> int:
         raise RegistryError(f"{notebook.relative_to(root)} does not exist yet: module {module.slug} has not been released.")
     print(f"running {notebook.relative_to(root)} headless ...", flush=True)
     started = time.perf_counter()
-    executed = run_notebook(notebook, env=env, progress=_progress(module.slug))
-    results = exercise_results(executed)
+    executed = run_notebook(notebook, env=env, timeout=args.timeout, progress=_progress(module.slug))
+    results = exercise_results(executed, timeout=args.timeout)
     print(format_report(results))
     print(f"({time.perf_counter() - started:.1f} s)")
     if not args.solution:
@@ -106,20 +106,17 @@ def _save_results(root: Path, slug: str, notebook: Path, results: list[ExerciseR
 
 
 def cmd_status(args: argparse.Namespace, root: Path) -> int:
-    from tito.export import build_package, read_notebook
-
-    stale = set(differences(root, RELEASE_DIR)) if (root / "tinytorch").exists() else set()
-    package = build_package(root, RELEASE_DIR)
     print(f"{'module':<18} {'attempted':<11} {'passing':<22} exported")
     for module in load_modules(root):
         notebook = module.notebook(root, RELEASE_DIR)
         if not notebook.exists():
             print(f"{module.slug:<18} {'-':<11} {'-':<22} not released yet")
             continue
-        text = json.dumps(read_notebook(notebook))
-        stubs = text.count(f"NotImplementedError(\\\"Exercise {module.number:02d}.")
-        exercises = text.count(f'"grade_id": "ex_{module.number:02d}_')
-        attempted = f"{max(exercises - stubs, 0)}/{exercises}"
+        try:
+            done, exercises = exercises_attempted(read_notebook(notebook))
+            attempted = f"{done}/{exercises}"
+        except ExportError:
+            attempted = "?"
         record_path = root / RESULTS_DIR / f"{module.slug}.json"
         passing = "run `tito test " + f"{module.number:02d}`"
         if record_path.exists():
@@ -127,12 +124,17 @@ def cmd_status(args: argparse.Namespace, root: Path) -> int:
             fresh = record["notebook_mtime"] == notebook.stat().st_mtime
             passing = f"{record['passed']}/{record['total']}" + ("" if fresh else " (edited since)")
         target = root / module.exports_to
-        if not target.exists():
-            exported = "no"
-        elif any(problem.startswith(module.exports_to) for problem in stale) or module.exports_to not in package:
-            exported = "out of date: run `tito export`"
+        try:
+            fresh_export = module_file(root, module)
+        except ExportError as error:
+            exported = f"cannot export: {error}"
         else:
-            exported = "yes"
+            if not target.exists():
+                exported = "no"
+            elif target.read_text(encoding="utf-8") != fresh_export:
+                exported = "out of date: run `tito export`"
+            else:
+                exported = "yes"
         print(f"{module.slug:<18} {attempted:<11} {passing:<22} {exported}")
     return 0
 
@@ -161,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     test_cmd = commands.add_parser("test", help="run a module notebook headless and report each exercise")
     test_cmd.add_argument("module", help="module number or name, e.g. 01 or 01_tensor")
     test_cmd.add_argument("--solution", action="store_true", help="run the instructor's solution notebook instead of yours")
+    test_cmd.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds a cell may run before it is interrupted (default %(default)s)")
     test_cmd.set_defaults(run=cmd_test)
     commands.add_parser("status", help="per module: exercises attempted, tests passing, exported").set_defaults(run=cmd_status)
     commands.add_parser("doctor", help="check the installation and say how to fix what is wrong").set_defaults(run=cmd_doctor)

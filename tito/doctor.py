@@ -12,6 +12,7 @@ from tito.datasets import verify_datasets
 from tito.registry import RegistryError, load_modules
 
 Check = tuple[bool, str, str]  # (ok, what was checked, how to fix it)
+DISTRIBUTION = "tinytorch-course"
 INSTALL = "pip install -e '.[test]' (from the course folder, in the environment you run Jupyter from)"
 
 
@@ -33,15 +34,20 @@ def check_python() -> Check:
 
 
 def check_packages() -> list[Check]:
+    """Every dependency the course's pyproject.toml names, at a version it accepts."""
+    from packaging.requirements import Requirement
+
+    try:
+        wanted = [Requirement(text) for text in metadata.requires(DISTRIBUTION) or []]
+    except metadata.PackageNotFoundError:
+        return [(False, f"the course ({DISTRIBUTION}) is not installed in this Python", INSTALL)]
     checks = []
-    for package, low, high in (("numpy", (1, 24), None), ("jupyterlab", (4, 3), (5, 0)), ("nbgrader", (0, 9, 5), (0, 10)),
-                               ("nbclient", (0, 10), None), ("ipykernel", (6, 23), None), ("matplotlib", (3, 7), None),
-                               ("ipywidgets", (8,), None)):
-        version = _version(package)
-        numbers = tuple(int(part) for part in version.split(".")[:3] if part.isdigit()) if version else ()
-        ok = bool(version) and numbers >= low and (high is None or numbers < high)
-        wanted = f">={'.'.join(map(str, low))}" + (f",<{'.'.join(map(str, high))}" if high else "")
-        checks.append((ok, f"{package} {version or 'missing'} (wanted {wanted})", INSTALL))
+    for requirement in wanted:
+        if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        version = _version(requirement.name)
+        ok = version is not None and requirement.specifier.contains(version, prereleases=True)
+        checks.append((ok, f"{requirement.name} {version or 'missing'} (wanted {requirement.specifier or 'any'})", INSTALL))
     return checks
 
 
@@ -71,6 +77,11 @@ def check_extension() -> Check:
         "print(result.success and shell.user_ns['answer'] == 42)"
     )
     return probe.stdout.strip().endswith("True"), "the %%export extension loads (`%load_ext tito.magic`)", INSTALL
+
+
+def check_nbgrader_lab_extension() -> Check:
+    installed = Path(sys.prefix, "share", "jupyter", "labextensions", "@jupyter", "nbgrader", "package.json").exists()
+    return installed, "nbgrader's JupyterLab extension (the Formgrader and assignment menus)", INSTALL
 
 
 def check_alembic() -> Check:
@@ -103,6 +114,7 @@ def run_checks(root: Path) -> list[Check]:
         check_kernel(),
         check_extension(),
         check_import_tinytorch(),
+        check_nbgrader_lab_extension(),
         check_alembic(),
         *check_datasets(),
     ]

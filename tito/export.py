@@ -130,18 +130,20 @@ def render_subpackage_init(folder: str) -> str:
     return f'"""Generated sub-package ({GENERATED_TAG} from {folder}/: DO NOT EDIT)."""\n'
 
 
+def module_file(root: Path, module: Module, folder: str = RELEASE_DIR) -> str:
+    """The generated file for one module's saved notebook in `folder`."""
+    shown = module.notebook(root, folder).relative_to(root).as_posix()
+    return render_module(module, shown, export_cells(read_notebook(root / shown), Path(shown)))
+
+
 def build_package(root: Path, folder: str = RELEASE_DIR) -> dict[str, str]:
     """Every file of the package exported from `folder`, as {path relative to the package's parent: text}."""
     files: dict[str, str] = {}
     exported: list[Module] = []
     for module in load_modules(root):
-        notebook = module.notebook(root, folder)
-        if not notebook.exists():
-            continue
-        shown = notebook.relative_to(root).as_posix()
-        cells = export_cells(read_notebook(notebook), Path(shown))
-        files[module.exports_to] = render_module(module, shown, cells)
-        exported.append(module)
+        if module.notebook(root, folder).exists():
+            files[module.exports_to] = module_file(root, module, folder)
+            exported.append(module)
     files[f"{PACKAGE}/__init__.py"] = render_package_init(folder, exported)
     for target in list(files):
         for parent in PurePosixPath(target).parents:

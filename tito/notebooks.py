@@ -69,7 +69,7 @@ def run_notebook(
     return notebook
 
 
-def exercise_results(notebook: dict) -> list[ExerciseResult]:
+def exercise_results(notebook: dict, timeout: int = CELL_TIMEOUT) -> list[ExerciseResult]:
     """One result per graded test cell, in notebook order."""
     titles = {}
     for cell in notebook["cells"]:
@@ -82,12 +82,19 @@ def exercise_results(notebook: dict) -> list[ExerciseResult]:
         if not meta.get("grade") or cell.get("cell_type") != "code":
             continue
         number = exercise_id(meta.get("grade_id", "")) or meta.get("grade_id", "?")
-        status, detail = _judge(cell, number)
+        status, detail = _judge(cell, number, timeout)
         results.append(ExerciseResult(number, titles.get(number, meta.get("grade_id", "")), float(meta.get("points", 0)), status, detail))
     return results
 
 
-def _judge(cell: dict, number: str) -> tuple[str, str]:
+def exercises_attempted(notebook: dict) -> tuple[int, int]:
+    """(attempted, total) exercise cells; a cell counts as attempted once none of its stubs is left."""
+    cells = [c for c in notebook["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution") and c.get("cell_type") == "code"]
+    attempted = sum('raise NotImplementedError("Exercise ' not in cell_source(cell) for cell in cells)
+    return attempted, len(cells)
+
+
+def _judge(cell: dict, number: str, timeout: int) -> tuple[str, str]:
     if cell.get("execution_count") is None:
         return "not run", "the notebook stopped before this cell"
     for output in cell.get("outputs", []):
@@ -98,7 +105,7 @@ def _judge(cell: dict, number: str) -> tuple[str, str]:
             if name == "NotImplementedError" and value.startswith("Exercise "):
                 return "failed", f"needs {value.split(':')[0]} first ({value})"
             if name == "KeyboardInterrupt":
-                return "failed", f"timed out (a cell may run at most {CELL_TIMEOUT} s): is there an endless loop?"
+                return "failed", f"timed out (a cell may run at most {timeout} s): is there an endless loop?"
             return "failed", f"{name}: {value}".strip()
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream" and output.get("name") == "stderr":

@@ -1,0 +1,51 @@
+"""modules.toml: the one list of modules, matching the public API's package layout."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tito.registry import RegistryError, course_root, find_module, load_modules
+
+ROOT = Path(__file__).resolve().parent.parent
+API = ROOT.parent / "shared" / "API.md"
+
+
+def test_registry_lists_the_eight_modules_in_order() -> None:
+    modules = load_modules(ROOT)
+    assert [m.number for m in modules] == list(range(1, 9))
+    assert all(m.slug.startswith(f"{m.number:02d}_") for m in modules)
+
+
+@pytest.mark.skipif(not API.exists(), reason="the shared API.md is not beside this checkout")
+def test_registry_matches_the_package_layout_in_api_md() -> None:
+    rows = re.findall(r"^\| (\d\d_\w+) \| `([\w/.]+)` \| (.+?) \|$", API.read_text(), re.M)
+    assert len(rows) == 8
+    for (slug, path, names), module in zip(rows, load_modules(ROOT)):
+        assert (module.slug, module.exports_to) == (slug, path)
+        assert list(module.names) == re.findall(r"`(\w+)`", names)
+
+
+def test_modules_are_found_by_number_or_slug() -> None:
+    modules = load_modules(ROOT)
+    assert find_module(modules, "1") is find_module(modules, "01") is find_module(modules, "01_tensor")
+    with pytest.raises(RegistryError, match="No module '99'"):
+        find_module(modules, "99")
+
+
+def test_course_root_is_found_from_sub_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TITO_COURSE_ROOT", raising=False)
+    assert course_root(ROOT / "modules") == ROOT
+
+
+def test_broken_registry_is_explained(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="modules.toml is missing"):
+        load_modules(tmp_path)
+    (tmp_path / "modules.toml").write_text("[[module]]\nnumber = 1\n")
+    with pytest.raises(RegistryError, match="module entry 1 has no 'slug'"):
+        load_modules(tmp_path)
+    (tmp_path / "modules.toml").write_text("[[module]\n")
+    with pytest.raises(RegistryError, match="not valid TOML"):
+        load_modules(tmp_path)
