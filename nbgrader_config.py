@@ -46,9 +46,10 @@ c.Autograde.sanitize_preprocessors = [
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 
-# Feedback never shows the hidden tests.
+# Feedback never shows the hidden tests: neither their source nor the lines a traceback quotes.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "tito.nbgrader_ext.ShortenTracebacksOfHiddenTests",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

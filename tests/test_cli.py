@@ -14,8 +14,7 @@ from tito.export import cell_source, export, read_notebook
 
 
 def tito(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, **env}
-    environment.pop("TITO_COURSE_ROOT", None)
+    environment = {name: value for name, value in os.environ.items() if name != "TITO_COURSE_ROOT"} | env
     return subprocess.run([sys.executable, "-m", "tito.cli", *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=600)
 
 
@@ -45,7 +44,7 @@ def test_test_reports_each_exercise_of_a_student_notebook(scratch_course: Path) 
     notebook = scratch_course / "modules/01_tensor/01_tensor.ipynb"
     set_exercise(notebook, "ex_01_1", solution_of(scratch_course, "ex_01_1"))
     set_exercise(notebook, "ex_01_9", solution_of(scratch_course, "ex_01_9"))
-    broken = solution_of(scratch_course, "ex_01_4").replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n        while True:\n            pass")
+    broken = solution_of(scratch_course, "ex_01_4").replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n    while True:\n        pass", 1)
     set_exercise(notebook, "ex_01_4", broken)
     run = tito("test", "01", "--timeout", "5", cwd=scratch_course)
     assert run.returncode == 1, run.stdout + run.stderr
@@ -83,8 +82,8 @@ def test_release_check_fails_when_modules_drift(scratch_course: Path) -> None:
 def test_errors_are_one_clear_line(scratch_course: Path, tmp_path: Path) -> None:
     run = tito("test", "99", cwd=scratch_course)
     assert run.returncode == 2 and run.stderr.startswith("tito: error: No module '99'")
-    run = tito("status", cwd=tmp_path)
-    assert run.returncode == 2 and "no modules.toml" in run.stderr and "Traceback" not in run.stderr
+    run = tito("status", cwd=tmp_path, TITO_COURSE_ROOT=str(tmp_path))
+    assert run.returncode == 2 and "modules.toml is missing" in run.stderr and "Traceback" not in run.stderr
     notebook = scratch_course / "modules/01_tensor/01_tensor.ipynb"
     notebook.write_text("{ not json")
     run = tito("export", cwd=scratch_course)

@@ -1,12 +1,13 @@
-"""Two nbgrader preprocessors the course needs, named in nbgrader_config.py."""
+"""The nbgrader preprocessors the course adds, named in nbgrader_config.py."""
 
 from __future__ import annotations
 
 import re
 
-from nbgrader.preprocessors import ClearSolutions, DeduplicateIds
+from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, NbGraderPreprocessor
 
 EXERCISE_PLACEHOLDER = "{exercise}"
+HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
 _DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
 _CLASS = re.compile(r"^(\s*)class\s+(\w+)")
 _ADD_TO_CLASS = re.compile(r"^\s*@add_to_class\((\w+)\)")
@@ -68,4 +69,16 @@ class DeduplicateIdsDroppingEmptied(DeduplicateIds):
         cell, resources = super().preprocess_cell(cell, resources, cell_index)
         if cell.metadata.get("nbgrader") == {}:
             del cell.metadata["nbgrader"]
+        return cell, resources
+
+
+class ShortenTracebacksOfHiddenTests(NbGraderPreprocessor):
+    """A traceback quotes the source lines around the failure, so in a test cell with hidden tests
+    it would show them in the feedback; keep only its last line (the error and its message)."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and HIDDEN_TESTS_MARKER in cell.source:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output['ename']}: {output['evalue']}"]
         return cell, resources

@@ -75,7 +75,7 @@ def exercise_results(notebook: dict, timeout: int = CELL_TIMEOUT) -> list[Exerci
     for cell in notebook["cells"]:
         if cell.get("cell_type") == "markdown":
             for number, title, _points in HEADING.findall(cell_source(cell)):
-                titles[number] = title
+                titles[number] = title.replace("`", "")
     results = []
     for cell in notebook["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
