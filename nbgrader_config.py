@@ -3,6 +3,8 @@ so run nbgrader (or, better, tito) from here: elsewhere it silently makes an emp
 
 import os
 
+from tito.notebooks import CELL_TIMEOUT
+
 c = get_config()  # noqa: F821 - provided by nbgrader's config loader
 course_root = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,7 +45,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # Per cell; the slowest honest cell of a module (the systems-thinking timings) takes a few seconds.
-c.Execute.timeout = 60
+c.Execute.timeout = CELL_TIMEOUT
 c.Execute.interrupt_on_timeout = True
 
 # Feedback never shows the hidden tests: neither their source nor the lines a traceback quotes.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tito.export import cell_source, read_notebook
-from tito.grading import autograde, grading_environment, nbgrader_api, release
+from tito.grading import autograde, grading_environment, nbgrader_api, release, validate
 
 MODULE = "01_tensor"
 
@@ -131,3 +131,16 @@ def test_feedback_never_shows_hidden_tests(course: Path) -> None:
     html = (course / "feedback" / "fiona" / MODULE / f"{MODULE}.html").read_text()
     assert "test_01_4_" in html, "feedback shows the visible tests"
     assert "HIDDEN TESTS" not in html and "_hidden" not in html
+
+
+def test_nbgrader_validate_passes_a_finished_notebook_and_not_a_blank_one(course: Path, tmp_path: Path) -> None:
+    finished = tmp_path / "finished" / f"{MODULE}.ipynb"
+    finished.parent.mkdir()
+    finished.write_text(json.dumps(filled_in(course, set(solution_cells(released(course)))), indent=1))
+    assert validate(course, finished) == {}
+    blank = tmp_path / "blank" / f"{MODULE}.ipynb"
+    blank.parent.mkdir()
+    shutil.copy2(course / "modules" / MODULE / f"{MODULE}.ipynb", blank)
+    failed = validate(course, blank)["failed"]
+    assert len(failed) == len(points_of(released(course)))
+    assert "Exercise 01.1: Tensor.__init__" in failed[0]["raw_error"]

@@ -9,8 +9,7 @@ import pytest
 
 from tito.export import cell_source, package_root, read_notebook, export
 from tito.grading import release_differences
-from tito.nbgrader_ext import exercise_id
-from tito.notebooks import HEADING, exercise_results, run_notebook
+from tito.notebooks import HEADING, exercise_id, exercise_results, run_notebook
 from tito.registry import RELEASE_DIR, SOURCE_DIR, load_modules
 
 ROOT = Path(__file__).resolve().parent.parent

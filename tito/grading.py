@@ -104,3 +104,13 @@ def autograde(root: Path, slug: str, student: str) -> dict[str, tuple[float, flo
     with Gradebook(api.coursedir.db_url) as gradebook:
         submission = gradebook.find_submission_notebook(slug, slug, student)
         return {grade.name: (grade.score, grade.max_score) for grade in submission.grades}
+
+
+def validate(root: Path, notebook: Path) -> dict:
+    """nbgrader's own check of a notebook, as its Validate button runs it: {} when every test passes,
+    else {"failed": [...]} (or {"changed": [...]} when locked cells were edited)."""
+    from nbgrader.validator import Validator
+
+    config = nbgrader_api(root).config
+    with grading_environment(root):
+        return Validator(config=config).validate(str(notebook))

@@ -16,7 +16,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from tito.export import EXPORT_MARKER, ExportError, cell_source, export, is_export_cell, read_notebook
 from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError, course_root, find_module, load_modules
 
-SKIP_ENV = "TITO_EXPORT"  # set to "skip" by tito's and nbgrader's headless runs
+SKIP_ENV = "TITO_EXPORT"  # set to "skip" by tito's headless runs; nbgrader sets NBGRADER_EXECUTION
 
 
 def blank_export_marker(lines: list[str]) -> list[str]:
@@ -48,7 +48,7 @@ class ExportState:
 
 def tito_export(state: ExportState, slug: str) -> None:
     """`%tito_export NN_name`: export the saved notebook's folder into its package."""
-    if os.environ.get(SKIP_ENV) == "skip":
+    if os.environ.get(SKIP_ENV) == "skip" or os.environ.get("NBGRADER_EXECUTION"):
         print("Export skipped: this is a headless run by tito or nbgrader, so your package is left as it is.")
         return
     here = Path.cwd().resolve()

@@ -6,17 +6,13 @@ import re
 
 from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, NbGraderPreprocessor
 
+from tito.notebooks import exercise_id
+
 EXERCISE_PLACEHOLDER = "{exercise}"
 HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
 _DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
 _CLASS = re.compile(r"^(\s*)class\s+(\w+)")
 _ADD_TO_CLASS = re.compile(r"^\s*@add_to_class\((\w+)\)")
-
-
-def exercise_id(grade_id: str) -> str | None:
-    """`ex_01_3` -> `01.3`, the id students see in headings, stubs, tests and reports."""
-    match = re.fullmatch(r"(?:ex|test)_(\d+)_(\d+)", grade_id)
-    return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
 def enclosing_name(lines_above: list[str]) -> str:

@@ -10,10 +10,15 @@ from pathlib import Path
 from typing import Callable
 
 from tito.export import cell_source
-from tito.nbgrader_ext import exercise_id
 
 HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*[—–-]\s*(.+?)\s*\((\d+)\s+points?\)", re.MULTILINE)
-CELL_TIMEOUT = 60  # seconds, as nbgrader's Execute.timeout in nbgrader_config.py
+CELL_TIMEOUT = 60  # seconds a cell may run, in tito's runs and nbgrader's (nbgrader_config.py reads it)
+
+
+def exercise_id(grade_id: str) -> str | None:
+    """`ex_01_3` -> `01.3`, the id students see in headings, stubs, tests and reports."""
+    match = re.fullmatch(r"(?:ex|test)_(\d+)_(\d+)", grade_id)
+    return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
 @dataclass(frozen=True)
