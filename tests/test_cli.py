@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tito.export import cell_source, export, read_notebook
+from tito.export import cell_source, read_notebook
+from tito.grading import validate
+from tito.notebooks import run_notebook
 
 
 def tito(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -57,6 +59,23 @@ def test_test_reports_each_exercise_of_a_student_notebook(scratch_course: Path) 
     assert status.returncode == 0, status.stderr
     row = next(line for line in status.stdout.splitlines() if line.startswith("01_tensor"))
     assert row.split()[1:3] == ["3/11", "2/11"], row
+
+
+def test_student_journey_complete_export_and_full_marks(scratch_course: Path) -> None:
+    """Done means: a student completes module 01, runs it (its last cell exports), and gets full marks."""
+    notebook = scratch_course / "modules/01_tensor/01_tensor.ipynb"
+    for number in range(1, 12):
+        set_exercise(notebook, f"ex_01_{number}", solution_of(scratch_course, f"ex_01_{number}"))
+    ran = run_notebook(notebook, env={"TITO_EXPORT": ""})  # as in JupyterLab: the export cell really exports
+    assert "Exported modules/01_tensor/01_tensor.ipynb -> tinytorch/core/tensor.py" in str(ran["cells"][-1]["outputs"])
+    use = subprocess.run(
+        [sys.executable, "-c", "import tinytorch; print((tinytorch.Tensor([[1.0, 2.0]]) @ tinytorch.Tensor([[3.0], [4.0]])).item())"],
+        cwd=scratch_course, capture_output=True, text=True,
+    )
+    assert use.stdout.strip() == "11.0", use.stderr
+    run = tito("test", "01", cwd=scratch_course)
+    assert run.returncode == 0 and "score: 20/20 points" in run.stdout, run.stdout
+    assert validate(scratch_course, notebook) == {}
 
 
 def test_export_then_status_and_check(scratch_course: Path) -> None:

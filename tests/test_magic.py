@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -93,3 +94,34 @@ def test_export_magic_does_nothing_in_headless_runs_or_elsewhere(shell, course: 
     shell.run_line_magic("tito_export", "01_tensor")
     assert "Nothing exported" in capsys.readouterr().out
     assert not (course / "tinytorch").exists()
+
+
+def test_unsaved_edits_are_noticed_through_the_kernel_protocol(course: Path) -> None:
+    """As JupyterLab does it: each execute_request carries the cell's id in its metadata."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(course / "modules/01_tensor"), env={**os.environ, "TITO_EXPORT": ""})
+
+    def run(code: str, cell_id: str) -> list[dict]:
+        message = client.session.msg("execute_request", {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}, metadata={"cellId": cell_id})
+        client.shell_channel.send(message)
+        outputs = []
+        while True:
+            reply = client.get_iopub_msg(timeout=30)
+            if reply["parent_header"].get("msg_id") != message["header"]["msg_id"]:
+                continue
+            if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
+                return outputs
+            outputs.append(reply["content"])
+
+    try:
+        run("%load_ext tito.magic", "setup")
+        run("%%export\nclass Tensor:\n    edited = True", "cell-0")
+        refused = run("%tito_export 01_tensor", "export")
+        assert any("save the notebook first" in str(output) for output in refused), refused
+        run("%%export\nclass Tensor:\n    pass", "cell-0")  # back to what is saved
+        exported = run("%tito_export 01_tensor", "export")
+        assert any("Exported modules/01_tensor/01_tensor.ipynb" in str(output) for output in exported), exported
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

@@ -62,8 +62,9 @@ def cmd_release(args: argparse.Namespace, root: Path) -> int:
 def format_report(results: list[ExerciseResult]) -> str:
     marks = {"passed": "✅", "failed": "❌", "not attempted": "⬜", "not run": "⏸"}
     lines = []
+    width = max((len(result.title) for result in results), default=0)
     for result in results:
-        line = f"{marks.get(result.status, '?')} Exercise {result.exercise:<6} {result.title:<32} {result.earned:g}/{result.points:g}  {result.status}"
+        line = f"{marks.get(result.status, '?')} Exercise {result.exercise:<6} {result.title:<{width}}  {result.earned:g}/{result.points:g}  {result.status}"
         if result.detail and result.status != "not attempted":
             line += f"\n      {result.detail.splitlines()[0][:300]}"
         lines.append(line)
