@@ -48,17 +48,23 @@ def test_test_reports_each_exercise_of_a_student_notebook(scratch_course: Path) 
     set_exercise(notebook, "ex_01_9", solution_of(scratch_course, "ex_01_9"))
     broken = solution_of(scratch_course, "ex_01_4").replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n    while True:\n        pass", 1)
     set_exercise(notebook, "ex_01_4", broken)
+    set_exercise(notebook, "test_01_10", "print('trust me')")
+    edited = read_notebook(notebook)
+    edited["cells"] = [c for c in edited["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != "test_01_11"]
+    notebook.write_text(json.dumps(edited, indent=1))
     run = tito("test", "01", "--timeout", "5", cwd=scratch_course)
     assert run.returncode == 1, run.stdout + run.stderr
     lines = run.stdout
     assert "✅ Exercise 01.1" in lines and "✅ Exercise 01.9" in lines
     assert "⬜ Exercise 01.2" in lines and "not attempted" in lines
     assert "❌ Exercise 01.4" in lines and "timed out" in lines
-    assert "2 passed, 9 failed" in lines
+    assert "❌ Exercise 01.10" in lines and "this test cell was edited" in lines
+    assert "test cells worth 1 of the module's 20 points are missing" in lines
+    assert "2 passed, 8 failed" in lines
     status = tito("status", cwd=scratch_course)
     assert status.returncode == 0, status.stderr
     row = next(line for line in status.stdout.splitlines() if line.startswith("01_tensor"))
-    assert row.split()[1:3] == ["3/11", "2/11"], row
+    assert row.split()[1:3] == ["3/11", "2/10"], row
 
 
 def test_student_journey_complete_export_and_full_marks(scratch_course: Path) -> None:
@@ -105,8 +111,9 @@ def test_errors_are_one_clear_line(scratch_course: Path, tmp_path: Path) -> None
     assert run.returncode == 2 and "modules.toml is missing" in run.stderr and "Traceback" not in run.stderr
     notebook = scratch_course / "modules/01_tensor/01_tensor.ipynb"
     notebook.write_text("{ not json")
-    run = tito("export", cwd=scratch_course)
-    assert run.returncode == 2 and "modules/01_tensor/01_tensor.ipynb is not valid notebook JSON" in run.stderr
+    for command in ("export", "test"):
+        run = tito(command, *(["01"] if command == "test" else []), cwd=scratch_course)
+        assert run.returncode == 2 and "01_tensor.ipynb is not valid notebook JSON" in run.stderr, run.stderr
 
 
 def test_doctor_finds_this_installation_healthy(root: Path) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tito.export import cell_source
+from tito.export import cell_source, read_notebook
 
 HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*[—–-]\s*(.+?)\s*\((\d+)\s+points?\)", re.MULTILINE)
 CELL_TIMEOUT = 60  # seconds a cell may run, in tito's runs and nbgrader's (nbgrader_config.py reads it)
@@ -48,6 +48,7 @@ def run_notebook(
     import nbformat
     from nbclient import NotebookClient
 
+    read_notebook(path)  # a damaged file is explained here, not by a traceback from nbformat
     notebook = nbformat.read(str(path), as_version=4)
     total = len(notebook.cells)
 
@@ -99,7 +100,18 @@ def exercises_attempted(notebook: dict) -> tuple[int, int]:
     return attempted, len(cells)
 
 
+def _was_edited(cell: dict) -> bool:
+    """Whether a released test cell differs from its release, by nbgrader's own checksum."""
+    from nbformat import from_dict
+    from nbgrader.utils import compute_checksum
+
+    recorded = cell.get("metadata", {}).get("nbgrader", {}).get("checksum")
+    return recorded is not None and compute_checksum(from_dict({**cell, "source": cell_source(cell)})) != recorded
+
+
 def _judge(cell: dict, number: str, timeout: int) -> tuple[str, str]:
+    if _was_edited(cell):
+        return "failed", "this test cell was edited; nbgrader grades the original, so undo the edit (or copy the cell from a fresh release)"
     if cell.get("execution_count") is None:
         return "not run", "the notebook stopped before this cell"
     for output in cell.get("outputs", []):
