@@ -11,7 +11,7 @@ from pathlib import Path
 from tito.datasets import DatasetError
 from tito.export import ExportError, differences, export, module_file, package_root, read_notebook
 from tito.grading import GradingError, release, release_differences
-from tito.notebooks import CELL_TIMEOUT, ExerciseResult, exercise_results, exercises_attempted, run_notebook
+from tito.notebooks import CELL_TIMEOUT, ExerciseResult, KernelError, exercise_results, exercises_attempted, run_notebook
 from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError, course_root, find_module, load_modules
 
 RESULTS_DIR = Path(".tito") / "results"
@@ -47,16 +47,17 @@ def cmd_export(args: argparse.Namespace, root: Path) -> int:
 def cmd_release(args: argparse.Namespace, root: Path) -> int:
     if args.check:
         print("releasing source_solutions/ into a scratch folder to compare ...", flush=True)
-        problems = release_differences(root)
+        problems = release_differences(root) + differences(root, RELEASE_DIR)
         for problem in problems:
             print(f"out of date: {problem}")
-        print("modules/ is in sync with source_solutions/" if not problems else "run `tito release` and commit modules/")
+        print("modules/ and tinytorch/ are in sync with source_solutions/" if not problems else "run `tito release` and commit modules/ and tinytorch/")
         return 1 if problems else 0
     print("releasing source_solutions/ through nbgrader ...", flush=True)
     started = time.perf_counter()
     for path in release(root):
         print(f"released {path.relative_to(root)}")
-    print(f"done in {time.perf_counter() - started:.1f} s")
+    export(root, RELEASE_DIR)
+    print(f"exported the released modules/ -> tinytorch/ (the students' starting package); done in {time.perf_counter() - started:.1f} s")
     return 0
 
 
@@ -160,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.add_argument("--reference", action="store_true", help="export source_solutions/ into .tito/reference/ instead of your modules/ into tinytorch/")
     export_cmd.add_argument("--check", action="store_true", help="change nothing; fail if the package differs from its notebooks")
     export_cmd.set_defaults(run=cmd_export)
-    release_cmd = commands.add_parser("release", help="(instructors) regenerate modules/ from source_solutions/ with nbgrader")
-    release_cmd.add_argument("--check", action="store_true", help="change nothing; fail if modules/ differs from a fresh release")
+    release_cmd = commands.add_parser("release", help="(instructors) regenerate modules/ from source_solutions/ with nbgrader, and tinytorch/ from modules/")
+    release_cmd.add_argument("--check", action="store_true", help="change nothing; fail if modules/ or tinytorch/ differ from a fresh release")
     release_cmd.set_defaults(run=cmd_release)
     test_cmd = commands.add_parser("test", help="run a module notebook headless and report each exercise")
     test_cmd.add_argument("module", help="module number or name, e.g. 01 or 01_tensor")
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args, course_root())
-    except (RegistryError, ExportError, GradingError, DatasetError, RuntimeError) as error:
+    except (RegistryError, ExportError, GradingError, DatasetError, KernelError) as error:
         print(f"tito: error: {error}", file=sys.stderr)
         return 2
 

@@ -21,6 +21,10 @@ def exercise_id(grade_id: str) -> str | None:
     return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
+class KernelError(Exception):
+    """The kernel running a notebook died or would not start."""
+
+
 @dataclass(frozen=True)
 class ExerciseResult:
     exercise: str  # "01.3"
@@ -71,7 +75,7 @@ def run_notebook(
             client.execute(env=kernel_env, stderr=kernel_log)
         except Exception as error:  # the kernel died or would not start: say so with its own words
             kernel_log.seek(0)
-            raise RuntimeError(f"The kernel running {path} failed: {error}\n{kernel_log.read()[-2000:]}") from None
+            raise KernelError(f"The kernel running {path} failed: {error}\n{kernel_log.read()[-2000:]}") from None
     return notebook
 
 
