@@ -74,15 +74,16 @@ def export_cells(notebook: dict, path: Path) -> list[ExportCell]:
     """The notebook's %%export cells, each checked to compile."""
     cells = []
     for number, cell in enumerate(notebook["cells"], start=1):
-        first_line = cell_source(cell).split("\n", 1)[0].rstrip()
-        if cell.get("cell_type") == "code" and first_line.startswith(EXPORT_MARKER) and first_line != EXPORT_MARKER:
-            raise ExportError(
-                f"{path}, cell {number}: write `{EXPORT_MARKER}` alone on the first line "
-                f"(found {first_line!r}); where it goes is set in modules.toml."
-            )
-        if not is_export_cell(cell):
+        if cell.get("cell_type") != "code":
             continue
-        body = cell_source(cell).split("\n", 1)[1] if "\n" in cell_source(cell) else ""
+        first_line, _, body = cell_source(cell).partition("\n")
+        if first_line.rstrip() != EXPORT_MARKER:
+            if first_line.startswith(EXPORT_MARKER):
+                raise ExportError(
+                    f"{path}, cell {number}: write `{EXPORT_MARKER}` alone on the first line "
+                    f"(found {first_line.rstrip()!r}); where it goes is set in modules.toml."
+                )
+            continue
         try:
             # A blank first line keeps line numbers equal to the notebook cell's own.
             compile("\n" + body, f"{path}, cell {number}", "exec")
