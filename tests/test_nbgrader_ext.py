@@ -1,0 +1,53 @@
+"""The course's nbgrader preprocessors, on single cells."""
+
+from __future__ import annotations
+
+import nbformat
+
+from tito.nbgrader_ext import ClearSolutionsNamingExercises, DeduplicateIdsDroppingEmptied, ShortenTracebacksOfHiddenTests
+
+
+def cell(source: str, **nbgrader) -> nbformat.NotebookNode:
+    made = nbformat.v4.new_code_cell(source)
+    if nbgrader:
+        made.metadata["nbgrader"] = {"schema_version": 3, "grade": False, "locked": False, "solution": False, "task": False, **nbgrader}
+    return made
+
+
+def stubbed(source: str, grade_id: str = "ex_01_4") -> str:
+    preprocessor = ClearSolutionsNamingExercises(code_stub={"python": 'raise NotImplementedError("{exercise}")'})
+    notebook = nbformat.v4.new_notebook(cells=[cell(source, solution=True, grade_id=grade_id)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    return preprocessor.preprocess(notebook, {})[0].cells[0].source
+
+
+def test_stub_names_exercise_and_method_in_a_class() -> None:
+    source = "class Tensor:\n    def __init__(self, data):\n        # TODO: keep me\n        ### BEGIN SOLUTION\n        self.data = data\n        ### END SOLUTION\n"
+    assert stubbed(source, "ex_01_1") == 'class Tensor:\n    def __init__(self, data):\n        # TODO: keep me\n        raise NotImplementedError("Exercise 01.1: Tensor.__init__")\n'
+
+
+def test_each_region_names_its_own_function_added_to_a_class() -> None:
+    source = (
+        "@add_to_class(Tensor)\ndef __matmul__(self, other):\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n\n\n"
+        "@add_to_class(Tensor)\n@property\ndef T(self):\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION\n"
+    )
+    result = stubbed(source)
+    assert 'raise NotImplementedError("Exercise 01.4: Tensor.__matmul__")' in result
+    assert 'raise NotImplementedError("Exercise 01.4: Tensor.T")' in result
+    assert "return 1" not in result and "return 2" not in result
+
+
+def test_duplicated_locked_cell_becomes_a_plain_cell() -> None:
+    original = cell("test()", grade=True, locked=True, points=1, grade_id="test_01_1")
+    copy = cell("test()", grade=True, locked=True, points=1, grade_id="test_01_1")
+    notebook = nbformat.v4.new_notebook(cells=[copy, original])
+    result = DeduplicateIdsDroppingEmptied().preprocess(notebook, {})[0]
+    assert "nbgrader" not in result.cells[0].metadata
+    assert result.cells[1].metadata["nbgrader"]["grade_id"] == "test_01_1"
+
+
+def test_tracebacks_of_cells_with_hidden_tests_keep_only_the_error() -> None:
+    graded = cell("check()\n### BEGIN HIDDEN TESTS\nsecret()\n### END HIDDEN TESTS", grade=True, locked=True, points=1, grade_id="test_01_1")
+    graded.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="x: got 1", traceback=["---> 3 secret()", "AssertionError: x: got 1"])]
+    result = ShortenTracebacksOfHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[graded]), {})[0]
+    assert result.cells[0].outputs[0]["traceback"] == ["AssertionError: x: got 1"]
