@@ -126,3 +126,16 @@ def test_doctor_names_the_fix_for_a_damaged_dataset(tmp_path: Path, root: Path) 
     run = tito("doctor", cwd=root, TINYTORCH_DATA=str(tmp_path))
     assert run.returncode == 1
     assert "❌" in run.stdout and str(tmp_path) in run.stdout
+
+
+def test_report_tells_exercise_01_1_from_01_10() -> None:
+    from tito.notebooks import exercise_results
+
+    def graded(grade_id: str, error: str) -> dict:
+        meta = {"grade": True, "grade_id": grade_id, "points": 1, "locked": True, "solution": False}
+        output = {"output_type": "error", "ename": "NotImplementedError", "evalue": error, "traceback": []}
+        return {"cell_type": "code", "execution_count": 1, "metadata": {"nbgrader": meta}, "outputs": [output], "source": ""}
+
+    results = exercise_results({"cells": [graded("test_01_1", "Exercise 01.10: Tensor.exp"), graded("test_01_10", "Exercise 01.10: Tensor.exp")]})
+    assert [(r.exercise, r.status) for r in results] == [("01.1", "failed"), ("01.10", "not attempted")]
+    assert results[0].detail.startswith("needs Exercise 01.10 first")

@@ -121,7 +121,7 @@ def _judge(cell: dict, number: str, timeout: int) -> tuple[str, str]:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             name, value = output.get("ename", ""), str(output.get("evalue", ""))
-            if name == "NotImplementedError" and value.startswith(f"Exercise {number}"):
+            if name == "NotImplementedError" and value.startswith(f"Exercise {number}:"):
                 return "not attempted", value
             if name == "NotImplementedError" and value.startswith("Exercise "):
                 return "failed", f"needs {value.split(':')[0]} first ({value})"
