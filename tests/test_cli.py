@@ -12,7 +12,7 @@ import pytest
 
 from tito.export import cell_source, read_notebook
 from tito.grading import validate
-from tito.notebooks import run_notebook
+from tito.notebooks import exercise_results, run_notebook
 
 
 def tito(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -114,6 +114,8 @@ def test_errors_are_one_clear_line(scratch_course: Path, tmp_path: Path) -> None
     for command in ("export", "test"):
         run = tito(command, *(["01"] if command == "test" else []), cwd=scratch_course)
         assert run.returncode == 2 and "01_tensor.ipynb is not valid notebook JSON" in run.stderr, run.stderr
+    status = tito("status", cwd=scratch_course)
+    assert status.returncode == 0 and "cannot read the notebook" in status.stdout and "not valid notebook JSON" in status.stdout
 
 
 def test_doctor_finds_this_installation_healthy(root: Path) -> None:
@@ -129,8 +131,6 @@ def test_doctor_names_the_fix_for_a_damaged_dataset(tmp_path: Path, root: Path) 
 
 
 def test_report_tells_exercise_01_1_from_01_10() -> None:
-    from tito.notebooks import exercise_results
-
     def graded(grade_id: str, error: str) -> dict:
         meta = {"grade": True, "grade_id": grade_id, "points": 1, "locked": True, "solution": False}
         output = {"output_type": "error", "ename": "NotImplementedError", "evalue": error, "traceback": []}

@@ -117,10 +117,12 @@ def cmd_status(args: argparse.Namespace, root: Path) -> int:
             print(f"{module.slug:<18} {'-':<11} {'-':<22} not released yet")
             continue
         try:
-            done, exercises = exercises_attempted(read_notebook(notebook))
-            attempted = f"{done}/{exercises}"
-        except ExportError:
-            attempted = "?"
+            saved = read_notebook(notebook)
+        except ExportError as error:
+            print(f"{module.slug:<18} {'?':<11} {'?':<22} cannot read the notebook: {error}")
+            continue
+        done, exercises = exercises_attempted(saved)
+        attempted = f"{done}/{exercises}"
         record_path = root / RESULTS_DIR / f"{module.slug}.json"
         passing = "run `tito test " + f"{module.number:02d}`"
         if record_path.exists():
@@ -129,7 +131,7 @@ def cmd_status(args: argparse.Namespace, root: Path) -> int:
             passing = f"{record['passed']}/{record['total']}" + ("" if fresh else " (edited since)")
         target = root / module.exports_to
         try:
-            fresh_export = module_file(root, module)
+            fresh_export = module_file(root, module, saved)
         except ExportError as error:
             exported = f"cannot export: {error}"
         else:

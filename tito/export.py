@@ -131,10 +131,10 @@ def render_subpackage_init(folder: str) -> str:
     return f'"""Generated sub-package ({GENERATED_TAG} from {folder}/: DO NOT EDIT)."""\n'
 
 
-def module_file(root: Path, module: Module, folder: str = RELEASE_DIR) -> str:
-    """The generated file for one module's saved notebook in `folder`."""
+def module_file(root: Path, module: Module, notebook: dict, folder: str = RELEASE_DIR) -> str:
+    """The generated file for one module, from its notebook in `folder` (already read)."""
     shown = module.notebook(root, folder).relative_to(root).as_posix()
-    return render_module(module, shown, export_cells(read_notebook(root / shown), Path(shown)))
+    return render_module(module, shown, export_cells(notebook, Path(shown)))
 
 
 def build_package(root: Path, folder: str = RELEASE_DIR) -> dict[str, str]:
@@ -142,8 +142,9 @@ def build_package(root: Path, folder: str = RELEASE_DIR) -> dict[str, str]:
     files: dict[str, str] = {}
     exported: list[Module] = []
     for module in load_modules(root):
-        if module.notebook(root, folder).exists():
-            files[module.exports_to] = module_file(root, module, folder)
+        notebook = module.notebook(root, folder)
+        if notebook.exists():
+            files[module.exports_to] = module_file(root, module, read_notebook(notebook), folder)
             exported.append(module)
     files[f"{PACKAGE}/__init__.py"] = render_package_init(folder, exported)
     for target in list(files):

@@ -41,17 +41,22 @@ def grading_environment(root: Path) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def nbgrader_api(root: Path):
-    """An NbGraderAPI configured by the course's own nbgrader_config.py, whatever the working directory."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
+def nbgrader_config(root: Path):
+    """The course's own nbgrader_config.py, loaded whatever the working directory."""
     from traitlets.config.loader import PyFileConfigLoader
 
     if not (root / CONFIG_FILE).is_file():
         raise GradingError(f"{root / CONFIG_FILE} is missing: nbgrader needs it to find the course's folders.")
-    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
-    coursedir = CourseDirectory(config=config)
-    return NbGraderAPI(coursedir=coursedir, config=config)
+    return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+
+
+def nbgrader_api(root: Path):
+    """An NbGraderAPI configured by the course's nbgrader_config.py."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = nbgrader_config(root)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
 def _check(result: dict, what: str) -> None:
@@ -111,6 +116,5 @@ def validate(root: Path, notebook: Path) -> dict:
     else {"failed": [...]} (or {"changed": [...]} when locked cells were edited)."""
     from nbgrader.validator import Validator
 
-    config = nbgrader_api(root).config
     with grading_environment(root):
-        return Validator(config=config).validate(str(notebook))
+        return Validator(config=nbgrader_config(root)).validate(str(notebook))

@@ -6,7 +6,7 @@ import re
 
 from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, NbGraderPreprocessor
 
-from tito.notebooks import exercise_id
+from tito.notebooks import exercise_id, stub_message
 
 EXERCISE_PLACEHOLDER = "{exercise}"
 HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
@@ -45,12 +45,11 @@ class ClearSolutionsNamingExercises(ClearSolutions):
             return super()._replace_solution_region(cell, language)
         lines = cell.source.split("\n")
         number = exercise_id(cell.metadata.get("nbgrader", {}).get("grade_id", ""))
-        labels = []
-        for index, line in enumerate(lines):
-            if self.begin_solution_delimeter in line:
-                name = enclosing_name(lines[:index])
-                label = f"Exercise {number}" if number else "Exercise"
-                labels.append(f"{label}: {name}" if name else label)
+        labels = [
+            stub_message(number or "?", enclosing_name(lines[:index]) or "?")
+            for index, line in enumerate(lines)
+            if self.begin_solution_delimeter in line
+        ]
         replaced = super()._replace_solution_region(cell, language)
         for label in labels:
             cell.source = cell.source.replace(EXERCISE_PLACEHOLDER, label, 1)

@@ -15,6 +15,14 @@ HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*[—–-]\s*(.+?)\s*\((\d+)
 CELL_TIMEOUT = 60  # seconds a cell may run, in tito's runs and nbgrader's (nbgrader_config.py reads it)
 
 
+STUB_PREFIX = "Exercise "
+
+
+def stub_message(number: str, name: str) -> str:
+    """What a released stub raises, e.g. `Exercise 01.3: Tensor.__matmul__`; reports read it back."""
+    return f"{STUB_PREFIX}{number}: {name}"
+
+
 def exercise_id(grade_id: str) -> str | None:
     """`ex_01_3` -> `01.3`, the id students see in headings, stubs, tests and reports."""
     match = re.fullmatch(r"(?:ex|test)_(\d+)_(\d+)", grade_id)
@@ -52,8 +60,11 @@ def run_notebook(
     import nbformat
     from nbclient import NotebookClient
 
-    read_notebook(path)  # a damaged file is explained here, not by a traceback from nbformat
-    notebook = nbformat.read(str(path), as_version=4)
+    try:
+        notebook = nbformat.read(str(path), as_version=4)
+    except Exception:
+        read_notebook(path)  # raises the explanation of what is wrong with the file, where there is one
+        raise
     total = len(notebook.cells)
 
     def on_cell_executed(cell_index: int, **_: object) -> None:
@@ -100,7 +111,8 @@ def exercise_results(notebook: dict, timeout: int = CELL_TIMEOUT) -> list[Exerci
 def exercises_attempted(notebook: dict) -> tuple[int, int]:
     """(attempted, total) exercise cells; a cell counts as attempted once none of its stubs is left."""
     cells = [c for c in notebook["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution") and c.get("cell_type") == "code"]
-    attempted = sum('raise NotImplementedError("Exercise ' not in cell_source(cell) for cell in cells)
+    stub = f'raise NotImplementedError("{STUB_PREFIX}'
+    attempted = sum(stub not in cell_source(cell) for cell in cells)
     return attempted, len(cells)
 
 
@@ -121,9 +133,9 @@ def _judge(cell: dict, number: str, timeout: int) -> tuple[str, str]:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             name, value = output.get("ename", ""), str(output.get("evalue", ""))
-            if name == "NotImplementedError" and value.startswith(f"Exercise {number}:"):
+            if name == "NotImplementedError" and value.startswith(stub_message(number, "")):
                 return "not attempted", value
-            if name == "NotImplementedError" and value.startswith("Exercise "):
+            if name == "NotImplementedError" and value.startswith(STUB_PREFIX):
                 return "failed", f"needs {value.split(':')[0]} first ({value})"
             if name == "KeyboardInterrupt":
                 return "failed", f"timed out (a cell may run at most {timeout} s): is there an endless loop?"
