@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -102,13 +103,29 @@ def test_syntax_error_names_notebook_cell_and_line(toy: Path) -> None:
     write_notebook(toy / "modules/02_beta/02_beta.ipynb", ["x = 1", "%%export\ndef beta(:\n    pass"])
     with pytest.raises(ExportError) as error:
         export(toy)
-    assert "modules/02_beta/02_beta.ipynb, cell 2: syntax error on line 2 of the cell" in str(error.value)
+    assert "modules/02_beta/02_beta.ipynb, code cell 2: syntax error on line 2 of the cell" in str(error.value)
     assert "def beta(:" in str(error.value)
+
+
+def test_errors_name_the_exercise_or_heading_not_a_cell_number(toy: Path) -> None:
+    """JupyterLab shows no cell numbers: a student finds a cell by its exercise or its heading."""
+    path = write_notebook(toy / "modules/02_beta/02_beta.ipynb", ["x = 1", "%%export\ndef beta(:\n    pass"])
+    notebook = json.loads(path.read_text())
+    notebook["cells"][1]["metadata"]["nbgrader"] = {"grade_id": "ex_02_7", "solution": True, "grade": False, "locked": False}
+    path.write_text(json.dumps(notebook))
+    with pytest.raises(ExportError, match=r"02_beta.ipynb, the code cell of Exercise 02.7: syntax error on line 2 of the cell"):
+        export(toy)
+    heading = {"cell_type": "markdown", "id": "md", "metadata": {}, "source": "Intro\n## 3. The `beta` function\nText."}
+    notebook["cells"][1]["metadata"] = {}
+    notebook["cells"].insert(0, heading)
+    path.write_text(json.dumps(notebook))
+    with pytest.raises(ExportError, match=r"02_beta.ipynb, code cell 2 under the heading “3. The beta function”: syntax error"):
+        export(toy)
 
 
 def test_marker_with_arguments_is_refused(toy: Path) -> None:
     write_notebook(toy / "modules/02_beta/02_beta.ipynb", ["%%export tinytorch/elsewhere.py\nx = 1"])
-    with pytest.raises(ExportError, match=r"02_beta.ipynb, cell 1: write `%%export` alone"):
+    with pytest.raises(ExportError, match=r"02_beta.ipynb, code cell 1: write `%%export` alone"):
         export(toy)
 
 

@@ -72,14 +72,14 @@ def test_export_magic_exports_the_saved_notebook(shell, course: Path, capsys) ->
 
 def test_export_magic_refuses_unsaved_edits(shell, course: Path) -> None:
     shell.run_cell("%%export\nclass Tensor:\n    edited = True", cell_id="cell-0")
-    with pytest.raises(UsageError, match=r"differs from what you ran in cell\(s\) \[1\]: save the notebook first"):
+    with pytest.raises(UsageError, match=r"differs from what you ran in code cell 1: save the notebook first"):
         shell.run_line_magic("tito_export", "01_tensor")
     assert not (course / "tinytorch").exists()
 
 
 def test_export_magic_reports_a_broken_notebook_without_a_traceback(shell, course: Path) -> None:
     write_notebook(course / "modules/01_tensor/01_tensor.ipynb", ["%%export\ndef f(:"])
-    with pytest.raises(UsageError, match=r"01_tensor.ipynb, cell 1: syntax error"):
+    with pytest.raises(UsageError, match=r"01_tensor.ipynb, code cell 1: syntax error"):
         shell.run_line_magic("tito_export", "01_tensor")
 
 

@@ -34,14 +34,25 @@ def test_environment_yml_and_pyproject_name_the_same_dependencies_and_versions()
     assert Requirement(python).specifier == Requirement(f"python{project['requires-python']}").specifier
 
 
-def test_readme_starts_with_the_two_commands_and_ci_runs_the_second() -> None:
-    readme = (ROOT / "README.md").read_text()
+def readme_commands(readme: str) -> list[list[str]]:
+    """The commands of each ```bash block of a README, comments and blank lines left out."""
     blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
-    commands = [line for line in blocks[0].splitlines() if line and not line.startswith("#")]
-    assert len(commands) == 2
-    assert "tito test 01 --solution" in commands[0]
+    return [[line for line in block.splitlines() if line and not line.startswith("#")] for block in blocks]
+
+
+def test_readme_has_a_student_path_and_an_instructor_path_whose_test_command_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    student, instructor = readme_commands(readme)[:2]
+    assert student == [
+        "python3 -m venv .venv && .venv/bin/pip install -e .",
+        ".venv/bin/tito doctor",
+        ".venv/bin/jupyter lab",
+        ".venv/bin/tito test 01",
+    ], "tests/test_student_copy.py runs exactly these in a student's copy"
+    assert "pytest" in instructor[0] and "tito test 01 --solution" in instructor[1]
     ci = (ROOT / ".ci" / "run").read_text()
-    assert commands[1] in ci.splitlines()
+    assert instructor[0] in ci.splitlines()
+    assert readme.index("<!-- instructors only -->") < readme.index(instructor[0]) < readme.index("<!-- end instructors only -->")
 
 
 def test_private_grading_data_is_ignored() -> None:

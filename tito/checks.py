@@ -3,46 +3,103 @@ that says what was expected, what came back and the likely mistake.
 
 Only numpy is used, so the checks work on any module's objects; the class under test is
 passed in (the notebook's own `Tensor`), never imported from the package.
+
+Every check names the case it runs (`what`). Pass the value as `lambda: expression` rather than
+the value itself, and the case is named also when the student's code raises while computing it
+(`(2, 3) @ (3,): raised IndexError: tuple index out of range`), not only when the value is wrong.
+`check_tensor(..., inputs={"a": a})` also checks, right after the computation and before its
+result, that the operation left its inputs as they were, so an in-place bug is named as such.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import numpy as np
 
+IN_PLACE_HINT = "return a new Tensor and leave the inputs as they are: write `self.data - x`, not `self.data -= x`"
 
-def _fail(what: str, message: str, hint: str) -> AssertionError:
+
+class CheckFailed(AssertionError):
+    """A check of a test cell failed; the message names the case, what came back and what was expected."""
+
+
+def _fail(what: str, message: str, hint: str) -> CheckFailed:
     text = f"{what}: {message}"
     if hint:
         text += f" — {hint}"
-    return AssertionError(text)
+    return CheckFailed(text)
 
 
-def check_type(value: Any, expected_type: type, what: str, hint: str = "") -> None:
-    """Fail unless `value` is an instance of `expected_type`."""
+def evaluate(value: Any, what: str) -> Any:
+    """`value()` when `value` is a function (a deferred `lambda: expression`), else `value` itself.
+
+    An exception from the student's code becomes a CheckFailed naming the case, chained to the
+    original so the traceback still shows the line. A stub's NotImplementedError passes through
+    unchanged: reports read it to tell "not attempted" from "failed".
+    """
+    if not inspect.isfunction(value):
+        return value
+    try:
+        return value()
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        raise CheckFailed(f"{what}: raised {type(error).__name__}: {error}") from error
+
+
+def _snapshot(inputs: dict[str, Any] | None) -> dict[str, np.ndarray]:
+    return {name: np.array(getattr(value, "data", value), copy=True) for name, value in (inputs or {}).items()}
+
+
+def check_unchanged(inputs: dict[str, Any], before: dict[str, np.ndarray], what: str, hint: str = IN_PLACE_HINT) -> None:
+    """Fail if any of `inputs` no longer holds the numbers it held `before` the operation `what`."""
+    for name, value in inputs.items():
+        now = np.asarray(getattr(value, "data", value))
+        old = before[name]
+        if now.shape != old.shape or now.dtype != old.dtype:
+            raise _fail(what, f"changed its input {name} in place (shape {old.shape} {old.dtype} became {now.shape} {now.dtype})", hint)
+        equal = now == old
+        if np.issubdtype(old.dtype, np.floating):
+            equal |= np.isnan(now) & np.isnan(old)
+        if not equal.all():
+            index = tuple(int(i) for i in np.argwhere(~equal)[0])
+            where = f"{name}[{', '.join(map(str, index))}]" if index else name
+            raise _fail(what, f"changed its input {name} in place ({where} was {old[index]!r}, is now {now[index]!r})", hint)
+
+
+def check_type(value: Any, expected_type: type, what: str, hint: str = "") -> Any:
+    """Fail unless `value` is an instance of `expected_type`; returns the value."""
+    value = evaluate(value, what)
     if not isinstance(value, expected_type):
         raise _fail(what, f"got a {type(value).__name__}; expected a {expected_type.__name__}", hint)
+    return value
 
 
-def check_shape(value: Any, shape: tuple[int, ...], what: str, hint: str = "") -> None:
-    """Fail unless `value.shape` (or numpy's view of it) equals `shape`."""
+def check_shape(value: Any, shape: tuple[int, ...], what: str, hint: str = "") -> Any:
+    """Fail unless `value.shape` (or numpy's view of it) equals `shape`; returns the value."""
+    value = evaluate(value, what)
     got = tuple(getattr(value, "shape", np.shape(value)))
     if got != tuple(shape):
         raise _fail(what, f"got shape {got}; expected {tuple(shape)}", hint)
+    return value
 
 
-def check_dtype(value: Any, dtype: Any, what: str, hint: str = "") -> None:
-    """Fail unless the array behind `value` has `dtype` (compared as numpy dtypes)."""
+def check_dtype(value: Any, dtype: Any, what: str, hint: str = "") -> Any:
+    """Fail unless the array behind `value` has `dtype` (compared as numpy dtypes); returns the value."""
+    value = evaluate(value, what)
     got = np.asarray(getattr(value, "data", value)).dtype
     if got != np.dtype(dtype):
         raise _fail(what, f"got dtype {got}; expected {np.dtype(dtype)}", hint)
+    return value
 
 
 def check_close(
     actual: Any, expected: Any, what: str, atol: float = 1e-6, rtol: float = 1e-5, hint: str = ""
-) -> None:
+) -> Any:
     """Fail unless every element is within `atol + rtol * |expected|`, reporting the worst one."""
+    actual = evaluate(actual, what)
     got = np.asarray(getattr(actual, "data", actual), dtype=np.float64)
     want = np.asarray(expected, dtype=np.float64)
     if got.shape != want.shape:
@@ -59,6 +116,7 @@ def check_close(
             f"({int(bad.sum())} of {bad.size} elements off)",
             hint,
         )
+    return actual
 
 
 def check_tensor(
@@ -70,14 +128,32 @@ def check_tensor(
     atol: float = 1e-6,
     rtol: float = 1e-5,
     hint: str = "",
-) -> None:
-    """Type, then shape, then dtype (when given), then values of a tensor result."""
+    inputs: dict[str, Any] | None = None,
+) -> Any:
+    """Inputs unchanged (when given), then type, shape, dtype (when given) and values of a tensor result.
+
+    `value` is best given as `lambda: expression`, so an error inside it names this case and the
+    `inputs` ({name: tensor or array}) are compared before and after it runs.
+    """
+    before = _snapshot(inputs)
+    value = evaluate(value, what)
+    if inputs:
+        check_unchanged(inputs, before, what)
     check_type(value, tensor_type, what, hint="return a Tensor, not a numpy array or a number")
     check_type(value.data, np.ndarray, f"{what}.data", hint="the data of a Tensor is a numpy array")
     check_shape(value, np.shape(expected), what, hint)
     if dtype is not None:
         check_dtype(value, dtype, what, hint)
     check_close(value, expected, what, atol=atol, rtol=rtol, hint=hint)
+    return value
+
+
+def check_equal(value: Any, expected: Any, what: str, hint: str = "") -> Any:
+    """Fail unless `value == expected` exactly (a string format, a Python number), showing both."""
+    value = evaluate(value, what)
+    if type(value) is not type(expected) or value != expected:
+        raise _fail(what, f"got {value!r}; expected {expected!r}", hint)
+    return value
 
 
 def check_raises(
@@ -95,5 +171,5 @@ def check_raises(
     except NotImplementedError:
         raise
     except Exception as other:
-        raise _fail(what, f"raised {type(other).__name__}({other}); expected a {error_type.__name__}", "") from None
+        raise _fail(what, f"raised {type(other).__name__}({other}); expected a {error_type.__name__}", "") from other
     raise _fail(what, f"returned without an error; expected a {error_type.__name__}", "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 from tito.datasets import DatasetError
 from tito.export import ExportError, differences, export, module_file, package_root, read_notebook
 from tito.grading import GradingError, release, release_differences
-from tito.notebooks import CELL_TIMEOUT, ExerciseResult, KernelError, exercise_results, exercises_attempted, run_notebook
-from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError, course_root, find_module, load_modules
+from tito.notebooks import CELL_TIMEOUT, ExerciseResult, KernelError, count_statuses, exercise_results, exercises_attempted, run_notebook
+from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, RegistryError, course_root, find_module, load_modules
+from tito.student_copy import NOT_IN_STUDENT_COPY, is_student_copy, make_student_copy
 
 RESULTS_DIR = Path(".tito") / "results"
 
@@ -30,6 +32,8 @@ def _progress(label: str):
 
 def cmd_export(args: argparse.Namespace, root: Path) -> int:
     folder = SOURCE_DIR if args.reference else RELEASE_DIR
+    if args.reference and is_student_copy(root):
+        raise RegistryError(f"{NOT_IN_STUDENT_COPY}: there is no reference to export. `tito export` exports your own modules/.")
     if args.check:
         problems = differences(root, folder)
         for problem in problems:
@@ -45,6 +49,8 @@ def cmd_export(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_release(args: argparse.Namespace, root: Path) -> int:
+    if is_student_copy(root):
+        raise RegistryError(f"{NOT_IN_STUDENT_COPY}: there is nothing to release here. Your notebooks are in {RELEASE_DIR}/.")
     if args.check:
         print("releasing source_solutions/ into a scratch folder to compare ...", flush=True)
         problems = release_differences(root) + differences(root, RELEASE_DIR)
@@ -58,35 +64,52 @@ def cmd_release(args: argparse.Namespace, root: Path) -> int:
         print(f"released {path.relative_to(root)}")
     export(root, RELEASE_DIR)
     print(f"exported the released modules/ -> tinytorch/ (the students' starting package); done in {time.perf_counter() - started:.1f} s")
+    if args.student_copy:
+        destination = make_student_copy(root, Path(args.student_copy), git=args.git)
+        print(f"wrote the students' copy of the course to {destination}" + (" (a git repository with one commit)" if args.git else "")
+              + ": released notebooks, the starting package, tito, the datasets and the milestones; no solutions or hidden tests")
     return 0
 
 
+MARKS = {"passed": "✅", "failed": "❌", "partly done": "🟨", "not attempted": "⬜", "not run": "⏸"}
+PROVISIONAL = "grading also runs hidden tests that check the same behaviour on other inputs, so this score is provisional"
+
+
 def format_report(results: list[ExerciseResult]) -> str:
-    marks = {"passed": "✅", "failed": "❌", "not attempted": "⬜", "not run": "⏸"}
+    """One row per exercise with its whole first message, then the counts and the score."""
     lines = []
     width = max((len(result.title) for result in results), default=0)
     for result in results:
-        line = f"{marks.get(result.status, '?')} Exercise {result.exercise:<6} {result.title:<{width}}  {result.earned:g}/{result.points:g}  {result.status}"
+        line = f"{MARKS.get(result.status, '?')} Exercise {result.exercise:<6} {result.title:<{width}}  {result.earned:g}/{result.points:g}  {result.status}"
         if result.detail and result.status != "not attempted":
-            line += f"\n      {result.detail.splitlines()[0][:300]}"
+            line += "".join(f"\n      {text}" for text in result.detail.splitlines())
         lines.append(line)
     earned, total = sum(r.earned for r in results), sum(r.points for r in results)
-    passed = sum(r.status == "passed" for r in results)
-    lines.append(f"{passed} passed, {len(results) - passed} failed")
-    lines.append(f"score: {earned:g}/{total:g} points")
+    lines.append(count_statuses(results))
+    lines.append(f"score: {earned:g}/{total:g} points on the visible tests; {PROVISIONAL}")
     return "\n".join(lines)
+
+
+def _notebook_to_test(root: Path, module: Module, solution: bool) -> Path:
+    """The notebook `tito test` runs, or a clear error saying why it is not there."""
+    folder = SOURCE_DIR if solution else RELEASE_DIR
+    notebook = module.notebook(root, folder)
+    if notebook.exists():
+        return notebook
+    if solution and is_student_copy(root):
+        raise RegistryError(f"{NOT_IN_STUDENT_COPY}: `--solution` needs them. Run `tito test {module.number:02d}` to test your own notebook.")
+    if solution:
+        raise RegistryError(f"{notebook.relative_to(root)} does not exist: module {module.slug} has no solution notebook yet.")
+    raise RegistryError(f"{notebook.relative_to(root)} does not exist: module {module.slug} has not been released yet.")
 
 
 def cmd_test(args: argparse.Namespace, root: Path) -> int:
     module = find_module(load_modules(root), args.module)
-    folder = SOURCE_DIR if args.solution else RELEASE_DIR
-    notebook = module.notebook(root, folder)
+    notebook = _notebook_to_test(root, module, args.solution)
     env = {}
     if args.solution:
         export(root, SOURCE_DIR)  # later modules import the reference of the earlier ones
         env["PYTHONPATH"] = str(package_root(root, SOURCE_DIR))
-    if not notebook.exists():
-        raise RegistryError(f"{notebook.relative_to(root)} does not exist yet: module {module.slug} has not been released.")
     print(f"running {notebook.relative_to(root)} headless ...", flush=True)
     started = time.perf_counter()
     executed = run_notebook(notebook, env=env, timeout=args.timeout, progress=_progress(module.slug))
@@ -165,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.set_defaults(run=cmd_export)
     release_cmd = commands.add_parser("release", help="(instructors) regenerate modules/ from source_solutions/ with nbgrader, and tinytorch/ from modules/")
     release_cmd.add_argument("--check", action="store_true", help="change nothing; fail if modules/ or tinytorch/ differ from a fresh release")
+    release_cmd.add_argument("--student-copy", metavar="FOLDER", help="also write the students' copy of the course (no solutions, no hidden tests) into FOLDER, which must be new or empty")
+    release_cmd.add_argument("--git", action="store_true", help="with --student-copy: make the copy a git repository with one commit")
     release_cmd.set_defaults(run=cmd_release)
     test_cmd = commands.add_parser("test", help="run a module notebook headless and report each exercise")
     test_cmd.add_argument("module", help="module number or name, e.g. 01 or 01_tensor")
@@ -178,11 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "release" and args.git and not args.student_copy:
+        build_parser().error("--git goes with --student-copy FOLDER")
     try:
-        return args.run(args, course_root())
+        code = args.run(args, course_root())
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not as a traceback at exit
+        return code
     except (RegistryError, ExportError, GradingError, DatasetError, KernelError) as error:
         print(f"tito: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`tito status | head -2`): stop quietly, as Unix tools do, with the
+        # exit status a shell gives a process ended by SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tito.cells import cell_source, describe_cell
 from tito.registry import PACKAGE, RELEASE_DIR, SOURCE_DIR, Module, load_modules
 
 EXPORT_MARKER = "%%export"
@@ -61,11 +62,6 @@ def read_notebook(path: Path) -> dict:
     return notebook
 
 
-def cell_source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
-
-
 def is_export_cell(cell: dict) -> bool:
     return cell.get("cell_type") == "code" and cell_source(cell).split("\n", 1)[0].rstrip() == EXPORT_MARKER
 
@@ -73,28 +69,28 @@ def is_export_cell(cell: dict) -> bool:
 def export_cells(notebook: dict, path: Path) -> list[ExportCell]:
     """The notebook's %%export cells, each checked to compile."""
     cells = []
-    for number, cell in enumerate(notebook["cells"], start=1):
+    for index, cell in enumerate(notebook["cells"]):
         if cell.get("cell_type") != "code":
             continue
         first_line, _, body = cell_source(cell).partition("\n")
         if first_line.rstrip() != EXPORT_MARKER:
             if first_line.startswith(EXPORT_MARKER):
                 raise ExportError(
-                    f"{path}, cell {number}: write `{EXPORT_MARKER}` alone on the first line "
+                    f"{path}, {describe_cell(notebook['cells'], index)}: write `{EXPORT_MARKER}` alone on the first line "
                     f"(found {first_line.rstrip()!r}); where it goes is set in modules.toml."
                 )
             continue
         try:
             # A blank first line keeps line numbers equal to the notebook cell's own.
-            compile("\n" + body, f"{path}, cell {number}", "exec")
+            compile("\n" + body, f"{path}, cell {index + 1}", "exec")
         except SyntaxError as error:
-            shown = (error.text or "").rstrip()
+            shown = (error.text or "").strip()
             raise ExportError(
-                f"{path}, cell {number}: syntax error on line {error.lineno} of the cell: {error.msg}\n"
+                f"{path}, {describe_cell(notebook['cells'], index)}: syntax error on line {error.lineno} of the cell: {error.msg}\n"
                 f"    {shown}\n"
                 "Fix the cell in the notebook, save it, and export again."
             ) from None
-        cells.append(ExportCell(number, str(cell.get("id", "")), body.rstrip() + "\n"))
+        cells.append(ExportCell(index + 1, str(cell.get("id", "")), body.rstrip() + "\n"))
     return cells
 
 
@@ -197,10 +193,21 @@ def export(root: Path, folder: str = RELEASE_DIR) -> list[Path]:
     return written
 
 
+def _file_mode(path: Path) -> int:
+    """The mode a replaced file keeps, or what the umask gives a new one (mkstemp's own is 0600,
+    which would hide the package from the other users of a shared course folder)."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(temporary, _file_mode(path))
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
         os.replace(temporary, path)

@@ -13,7 +13,8 @@ from pathlib import Path
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from tito.export import EXPORT_MARKER, ExportError, cell_source, export, is_export_cell, read_notebook
+from tito.cells import cell_source, describe_cell
+from tito.export import EXPORT_MARKER, ExportError, export, is_export_cell, read_notebook
 from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError, course_root, find_module, load_modules
 
 SKIP_ENV = "TITO_EXPORT"  # set to "skip" by tito's headless runs; nbgrader sets NBGRADER_EXECUTION
@@ -37,11 +38,12 @@ class ExportState:
         if raw.split("\n", 1)[0].rstrip() == EXPORT_MARKER and getattr(info, "cell_id", None):
             self.ran[info.cell_id] = raw
 
-    def unsaved_cells(self, notebook: dict) -> list[int]:
-        """Numbers of %%export cells whose saved source is not what this kernel last ran."""
+    def unsaved_cells(self, notebook: dict) -> list[str]:
+        """The %%export cells (described as a student finds them) whose saved source is not what this kernel last ran."""
+        cells = notebook["cells"]
         return [
-            number
-            for number, cell in enumerate(notebook["cells"], start=1)
+            describe_cell(cells, index)
+            for index, cell in enumerate(cells)
             if is_export_cell(cell) and cell.get("id") in self.ran and self.ran[cell["id"]].rstrip() != cell_source(cell).rstrip()
         ]
 
@@ -66,7 +68,7 @@ def tito_export(state: ExportState, slug: str) -> None:
         unsaved = state.unsaved_cells(read_notebook(notebook_path))
         if unsaved:
             raise UsageError(
-                f"The saved {notebook_path.name} differs from what you ran in cell(s) {unsaved}: "
+                f"The saved {notebook_path.name} differs from what you ran in {'; '.join(unsaved)}: "
                 "save the notebook first (File > Save, or Ctrl+S), then run this cell again."
             )
         written = export(root, folder)

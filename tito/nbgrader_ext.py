@@ -6,7 +6,7 @@ import re
 
 from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, NbGraderPreprocessor
 
-from tito.notebooks import exercise_id, stub_message
+from tito.cells import exercise_id, stub_message
 
 EXERCISE_PLACEHOLDER = "{exercise}"
 HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
@@ -38,21 +38,23 @@ def enclosing_name(lines_above: list[str]) -> str:
 
 class ClearSolutionsNamingExercises(ClearSolutions):
     """ClearSolutions whose code stub names its exercise and method:
-    `raise NotImplementedError("Exercise 01.3: Tensor.__matmul__")`."""
+    `raise NotImplementedError("Exercise 01.3: Tensor.__matmul__")`.
+
+    The released cell also lists its stubs' names in `metadata.tito.stubs`, so that a report can
+    tell an exercise not attempted (every stub left) from one partly done (some stubs left).
+    """
 
     def _replace_solution_region(self, cell, language):
         if cell.cell_type != "code":
             return super()._replace_solution_region(cell, language)
         lines = cell.source.split("\n")
         number = exercise_id(cell.metadata.get("nbgrader", {}).get("grade_id", ""))
-        labels = [
-            stub_message(number or "?", enclosing_name(lines[:index]) or "?")
-            for index, line in enumerate(lines)
-            if self.begin_solution_delimeter in line
-        ]
+        names = [enclosing_name(lines[:index]) or "?" for index, line in enumerate(lines) if self.begin_solution_delimeter in line]
         replaced = super()._replace_solution_region(cell, language)
-        for label in labels:
-            cell.source = cell.source.replace(EXERCISE_PLACEHOLDER, label, 1)
+        for name in names:
+            cell.source = cell.source.replace(EXERCISE_PLACEHOLDER, stub_message(number or "?", name), 1)
+        if names:
+            cell.metadata["tito"] = {"stubs": names}
         return replaced
 
 

@@ -9,24 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tito.export import cell_source, read_notebook
+from tito.cells import STUB_PREFIX, cell_source, describe_cell, exercise_id, nbgrader_meta, remaining_stubs, stub_message
+from tito.export import read_notebook
 
 HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*[—–-]\s*(.+?)\s*\((\d+)\s+points?\)", re.MULTILINE)
 CELL_TIMEOUT = 60  # seconds a cell may run, in tito's runs and nbgrader's (nbgrader_config.py reads it)
-
-
-STUB_PREFIX = "Exercise "
-
-
-def stub_message(number: str, name: str) -> str:
-    """What a released stub raises, e.g. `Exercise 01.3: Tensor.__matmul__`; reports read it back."""
-    return f"{STUB_PREFIX}{number}: {name}"
-
-
-def exercise_id(grade_id: str) -> str | None:
-    """`ex_01_3` -> `01.3`, the id students see in headings, stubs, tests and reports."""
-    match = re.fullmatch(r"(?:ex|test)_(\d+)_(\d+)", grade_id)
-    return f"{match.group(1)}.{match.group(2)}" if match else None
+STATUSES = ("passed", "failed", "partly done", "not attempted", "not run")  # in the order reports count them
+# ipykernel's SyntaxError text: "invalid syntax (1063758517.py, line 14)"
+_SYNTAX_WHERE = re.compile(r"^(.*) \((?:[^()]*\.py|<[^>]*>), line (\d+)\)$", re.S)
 
 
 class KernelError(Exception):
@@ -38,7 +28,7 @@ class ExerciseResult:
     exercise: str  # "01.3"
     title: str
     points: float
-    status: str  # "passed", "failed", "not attempted" or "not run"
+    status: str  # one of STATUSES
     detail: str = ""
 
     @property
@@ -91,57 +81,125 @@ def run_notebook(
 
 
 def exercise_results(notebook: dict, timeout: int = CELL_TIMEOUT) -> list[ExerciseResult]:
-    """One result per graded test cell, in notebook order."""
+    """One result per graded test cell, in notebook order, judged from the executed notebook."""
+    cells = notebook["cells"]
     titles = {}
-    for cell in notebook["cells"]:
+    for cell in cells:
         if cell.get("cell_type") == "markdown":
             for number, title, _points in HEADING.findall(cell_source(cell)):
                 titles[number] = title.replace("`", "")
+    exercise_cells = {
+        exercise_id(nbgrader_meta(cell).get("grade_id", "")): cell
+        for cell in cells
+        if nbgrader_meta(cell).get("solution") and cell.get("cell_type") == "code"
+    }
     results = []
-    for cell in notebook["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+    for index, cell in enumerate(cells):
+        meta = nbgrader_meta(cell)
         if not meta.get("grade") or cell.get("cell_type") != "code":
             continue
         number = exercise_id(meta.get("grade_id", "")) or meta.get("grade_id", "?")
-        status, detail = _judge(cell, number, timeout)
+        status, detail = _judge(cell, number, exercise_cells.get(number), timeout)
+        if status == "failed" and not detail.startswith("your code"):
+            detail += _earlier_failure(cells, index, number)
         results.append(ExerciseResult(number, titles.get(number, meta.get("grade_id", "")), float(meta.get("points", 0)), status, detail))
     return results
 
 
+def count_statuses(results: list[ExerciseResult]) -> str:
+    """"1 passed, 0 failed, 10 not attempted": passed, failed and not attempted always, the rest when present."""
+    counts = {status: sum(result.status == status for result in results) for status in STATUSES}
+    shown = [f"{count} {status}" for status, count in counts.items() if count or status in ("passed", "failed", "not attempted")]
+    return ", ".join(shown)
+
+
 def exercises_attempted(notebook: dict) -> tuple[int, int]:
     """(attempted, total) exercise cells; a cell counts as attempted once none of its stubs is left."""
-    cells = [c for c in notebook["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution") and c.get("cell_type") == "code"]
+    cells = [c for c in notebook["cells"] if nbgrader_meta(c).get("solution") and c.get("cell_type") == "code"]
     stub = f'raise NotImplementedError("{STUB_PREFIX}'
     attempted = sum(stub not in cell_source(cell) for cell in cells)
     return attempted, len(cells)
 
 
-def _was_edited(cell: dict) -> bool:
-    """Whether a released test cell differs from its release, by nbgrader's own checksum."""
+def _unchanged_since_release(cell: dict) -> bool:
+    """Whether a released cell still is exactly as released, by nbgrader's own checksum."""
     from nbformat import from_dict
     from nbgrader.utils import compute_checksum
 
-    recorded = cell.get("metadata", {}).get("nbgrader", {}).get("checksum")
-    return recorded is not None and compute_checksum(from_dict({**cell, "source": cell_source(cell)})) != recorded
+    recorded = nbgrader_meta(cell).get("checksum")
+    return recorded is None or compute_checksum(from_dict({**cell, "source": cell_source(cell)})) == recorded
 
 
-def _judge(cell: dict, number: str, timeout: int) -> tuple[str, str]:
-    if _was_edited(cell):
+def _cell_error(cell: dict) -> dict | None:
+    return next((output for output in cell.get("outputs", []) if output.get("output_type") == "error"), None)
+
+
+def describe_error(error: dict, cell: dict) -> str:
+    """`NameError: name 'x' is not defined`; a syntax error with its line in the cell and that line."""
+    name, value = error.get("ename", ""), str(error.get("evalue", ""))
+    where = _SYNTAX_WHERE.match(value)
+    if name in ("SyntaxError", "IndentationError", "TabError") and where:
+        message, line = where.group(1), int(where.group(2))
+        lines = cell_source(cell).splitlines()
+        shown = f"\n    {lines[line - 1].strip()}" if 0 < line <= len(lines) else ""
+        return f"{name} on line {line} of the cell: {message}{shown}"
+    return f"{name}: {value}".strip()
+
+
+def _judge(cell: dict, number: str, exercise_cell: dict | None, timeout: int) -> tuple[str, str]:
+    if not _unchanged_since_release(cell):
         return "failed", "this test cell was edited; nbgrader grades the original, so undo the edit (or copy the cell from a fresh release)"
     if cell.get("execution_count") is None:
         return "not run", "the notebook stopped before this cell"
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            name, value = output.get("ename", ""), str(output.get("evalue", ""))
-            if name == "NotImplementedError" and value.startswith(stub_message(number, "")):
-                return "not attempted", value
-            if name == "NotImplementedError" and value.startswith(STUB_PREFIX):
-                return "failed", f"needs {value.split(':')[0]} first ({value})"
-            if name == "KeyboardInterrupt":
-                return "failed", f"timed out (a cell may run at most {timeout} s): is there an endless loop?"
-            return "failed", f"{name}: {value}".strip()
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream" and output.get("name") == "stderr":
-            text = "".join(output.get("text", "")).strip().splitlines()
-            return "failed", "printed to stderr, which nbgrader scores zero: " + (text[0] if text else "")
-    return "passed", ""
+    error = _cell_error(cell)
+    if error is None:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = "".join(output.get("text", "")).strip().splitlines()
+                return "failed", "printed to stderr, which nbgrader scores zero: " + (text[0] if text else "")
+        return "passed", ""
+    own_error = _cell_error(exercise_cell) if exercise_cell else None
+    if own_error:
+        return "failed", f"your code for Exercise {number} did not run: {describe_error(own_error, exercise_cell)}"
+    name, value = error.get("ename", ""), str(error.get("evalue", ""))
+    if name == "KeyboardInterrupt":
+        failure = f"timed out (a cell may run at most {timeout} s): is there an endless loop?"
+    elif name == "NotImplementedError" and value.startswith(STUB_PREFIX) and not value.startswith(stub_message(number, "")):
+        failure = f"needs {value.split(':')[0]} first ({value})"
+    else:
+        failure = f"{name}: {value}".strip()
+    own_stub = name == "NotImplementedError" and value.startswith(stub_message(number, ""))
+    progress, remaining = _progress(exercise_cell, number) if exercise_cell else ("not attempted" if own_stub else "done", [])
+    if progress == "not attempted":
+        return "not attempted", failure
+    if progress == "partly done":
+        names = " and ".join(f"`{stub}`" for stub in remaining)
+        still = f"{names} still raise{'s' if len(remaining) == 1 else ''} NotImplementedError"
+        return "partly done", still if own_stub else f"{still}; and {failure}"
+    if own_stub:
+        return "failed", f"{value.split(': ', 1)[-1]} still raises NotImplementedError({value!r}), though its stub is gone from the exercise cell"
+    return "failed", failure
+
+
+def _progress(exercise_cell: dict, number: str) -> tuple[str, list[str]]:
+    """How far the student got in an exercise cell: ("not attempted" | "partly done" | "done", stubs left).
+
+    Not attempted: the cell is as released, or every stub it was released with is still there
+    (the release lists them in metadata.tito.stubs). Partly done: some stubs are left.
+    """
+    remaining = remaining_stubs(exercise_cell, number)
+    released = exercise_cell.get("metadata", {}).get("tito", {}).get("stubs")
+    if _unchanged_since_release(exercise_cell) and remaining or (released and sorted(remaining) == sorted(released)):
+        return "not attempted", remaining
+    return ("partly done" if remaining else "done"), remaining
+
+
+def _earlier_failure(cells: list[dict], test_index: int, number: str) -> str:
+    """A note when a cell that defines code (an exercise or a given cell) above this test failed to run."""
+    for index, cell in enumerate(cells[:test_index]):
+        meta = nbgrader_meta(cell)
+        defines = meta.get("solution") or (meta.get("locked") and not meta.get("grade"))
+        error = _cell_error(cell) if defines and cell.get("cell_type") == "code" else None
+        if error and exercise_id(meta.get("grade_id", "")) != number:
+            return f" (but first: {describe_cell(cells, index)} failed when it ran, {describe_error(error, cell)}; fix it and run the cells below it again)"
+    return ""
