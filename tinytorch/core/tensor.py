@@ -203,7 +203,27 @@ def __pow__(self, exponent: float) -> Tensor:
     raise NotImplementedError("Exercise 01.3: Tensor.__pow__")
 
 
-# %% modules/01_tensor/01_tensor.ipynb, cell 20 (id ex-01-4)
+# %% modules/01_tensor/01_tensor.ipynb, cell 20 (id given-broadcast-to)
+@add_to_class(Tensor)
+def broadcast_to(self, *shape) -> Tensor:
+    """This tensor's values repeated along new or size-1 axes to `shape`, by numpy's broadcasting rule.
+
+    (3,) -> (2, 3);  (2, 1) -> (2, 4);  () -> any shape.  The shape may be ints or one tuple/list.
+    Raises ValueError naming both shapes when they do not fit.
+    """
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])  # broadcast_to((2, 3)) arrives as shape == ((2, 3),)
+    try:
+        expanded = np.broadcast_to(self.data, shape)
+    except ValueError:
+        raise ValueError(
+            f"Tensor.broadcast_to: cannot broadcast a tensor of shape {self.shape} to shape {shape}: "
+            "compared from the right, each size must equal the target's or be 1."
+        ) from None
+    return Tensor(expanded)
+
+
+# %% modules/01_tensor/01_tensor.ipynb, cell 23 (id ex-01-4)
 @add_to_class(Tensor)
 def __matmul__(self, other) -> Tensor:
     """Matrix product self @ other, following numpy's matmul.
@@ -225,7 +245,7 @@ def __rmatmul__(self, other) -> Tensor:
     raise NotImplementedError("Exercise 01.4: Tensor.__rmatmul__")
 
 
-# %% modules/01_tensor/01_tensor.ipynb, cell 24 (id ex-01-5)
+# %% modules/01_tensor/01_tensor.ipynb, cell 27 (id ex-01-5)
 @add_to_class(Tensor)
 def sum(self, axis=None, keepdims: bool = False) -> Tensor:
     """Sum of the elements: over all axes (axis=None), or along `axis` (an int, negative ints
@@ -238,7 +258,7 @@ def sum(self, axis=None, keepdims: bool = False) -> Tensor:
     raise NotImplementedError("Exercise 01.5: Tensor.sum")
 
 
-# %% modules/01_tensor/01_tensor.ipynb, cell 27 (id ex-01-6)
+# %% modules/01_tensor/01_tensor.ipynb, cell 30 (id ex-01-6)
 @add_to_class(Tensor)
 def mean(self, axis=None, keepdims: bool = False) -> Tensor:
     """Mean of the elements, over all axes or along `axis` (int or tuple; negatives allowed).
@@ -260,7 +280,7 @@ def max(self, axis=None, keepdims: bool = False) -> Tensor:
     raise NotImplementedError("Exercise 01.6: Tensor.max")
 
 
-# %% modules/01_tensor/01_tensor.ipynb, cell 31 (id ex-01-7)
+# %% modules/01_tensor/01_tensor.ipynb, cell 34 (id ex-01-7)
 @add_to_class(Tensor)
 def reshape(self, *shape) -> Tensor:
     """The same elements, in row-major order, arranged in a new shape.
@@ -274,7 +294,7 @@ def reshape(self, *shape) -> Tensor:
     raise NotImplementedError("Exercise 01.7: Tensor.reshape")
 
 
-# %% modules/01_tensor/01_tensor.ipynb, cell 34 (id ex-01-8)
+# %% modules/01_tensor/01_tensor.ipynb, cell 37 (id ex-01-8)
 @add_to_class(Tensor)
 def transpose(self, *axes) -> Tensor:
     """The tensor with its axes permuted (numpy's convention; PyTorch calls this permute).
@@ -297,7 +317,7 @@ def T(self) -> Tensor:
     raise NotImplementedError("Exercise 01.8: Tensor.T")
 
 
-# %% modules/01_tensor/01_tensor.ipynb, cell 37 (id ex-01-9)
+# %% modules/01_tensor/01_tensor.ipynb, cell 40 (id ex-01-9)
 @add_to_class(Tensor)
 def __getitem__(self, index) -> Tensor:
     """self[index] as numpy indexes, as a new Tensor.
@@ -305,12 +325,12 @@ def __getitem__(self, index) -> Tensor:
     x: (4, 3):  x[1] -> (3,);  x[1:3] -> (2, 3);  x[1, 2] -> ();  x[:, 0] -> (4,)
     x[[0, 2, 2]] -> (3, 3);  x[np.arange(4), y] -> (4,) for integer labels y: (4,) (array or Tensor)
     """
-    # TODO: unwrap a Tensor index -- or the Tensors inside a tuple index -- to numpy data, then
-    # index self.data.
+    # TODO: index self.data and return the result as a Tensor. (numpy reads a Tensor in the index
+    # through __array__; unwrapping it, or each part of a tuple index, with _unwrap is optional.)
     raise NotImplementedError("Exercise 01.9: Tensor.__getitem__")
 
 
-# %% modules/01_tensor/01_tensor.ipynb, cell 40 (id ex-01-10)
+# %% modules/01_tensor/01_tensor.ipynb, cell 43 (id ex-01-10)
 @add_to_class(Tensor)
 def exp(self) -> Tensor:
     """e ** x, elementwise; same shape, float32."""
@@ -325,7 +345,7 @@ def log(self) -> Tensor:
     raise NotImplementedError("Exercise 01.10: Tensor.log")
 
 
-# %% modules/01_tensor/01_tensor.ipynb, cell 43 (id ex-01-11)
+# %% modules/01_tensor/01_tensor.ipynb, cell 46 (id ex-01-11)
 @add_to_class(Tensor)
 def __repr__(self) -> str:
     """How a Tensor prints: Tensor(<values>[, shape=(...)][, requires_grad=True]).
