@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -38,3 +39,9 @@ def write_notebook(path: Path, sources: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(notebook, indent=1))
     return path
+
+
+def readme_commands(readme: str) -> list[list[str]]:
+    """The commands of each ```bash block of a README, comments and blank lines left out."""
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    return [[line for line in block.splitlines() if line and not line.startswith("#")] for block in blocks]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +140,72 @@ def test_report_tells_exercise_01_1_from_01_10() -> None:
     results = exercise_results({"cells": [graded("test_01_1", "Exercise 01.10: Tensor.exp"), graded("test_01_10", "Exercise 01.10: Tensor.exp")]})
     assert [(r.exercise, r.status) for r in results] == [("01.1", "failed"), ("01.10", "not attempted")]
     assert results[0].detail.startswith("needs Exercise 01.10 first")
+
+
+def test_report_names_partly_done_methods_syntax_errors_and_the_failing_case(scratch_course: Path) -> None:
+    notebook = scratch_course / "modules/01_tensor/01_tensor.ipynb"
+    set_exercise(notebook, "ex_01_1", solution_of(scratch_course, "ex_01_1"))
+    five_of_six = solution_of(scratch_course, "ex_01_2").replace(
+        "return Tensor(_unwrap(other) / self.data)", 'raise NotImplementedError("Exercise 01.2: Tensor.__rtruediv__")')
+    set_exercise(notebook, "ex_01_2", five_of_six)
+    set_exercise(notebook, "ex_01_4", solution_of(scratch_course, "ex_01_4").replace(
+        "right.shape[0] if right.ndim == 1 else right.shape[-2]", "right.shape[-2]"))
+    broken = solution_of(scratch_course, "ex_01_7").replace("shape = tuple(shape[0])", "shape = tuple(shape[0]")
+    set_exercise(notebook, "ex_01_7", broken)
+    set_exercise(notebook, "ex_01_11", solution_of(scratch_course, "ex_01_11").replace(
+        'np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=summarize_above, edgeitems=3)', "repr(self.data)"))
+    run = tito("test", "01", cwd=scratch_course)
+    assert run.returncode == 1, run.stderr
+    report = run.stdout
+    assert "✅ Exercise 01.1 " in report
+    assert "🟨 Exercise 01.2 " in report and "partly done\n      `Tensor.__rtruediv__` still raises NotImplementedError" in report
+    assert "❌ Exercise 01.4 " in report and "a @ v  (shapes (2, 3) @ (3,)): raised IndexError: tuple index out of range" in report
+    line = 1 + broken.splitlines().index(next(text for text in broken.splitlines() if "shape = tuple(shape[0]" in text))
+    assert "❌ Exercise 01.7 " in report
+    assert f"your code for Exercise 01.7 did not run: SyntaxError on line {line} of the cell: '(' was never closed\n          shape = tuple(shape[0]\n" in report
+    assert "AttributeError" not in report, "the syntax error is the cause, not the missing method the test then meets"
+    whole = "numpy's own repr would add array(...) and the dtype"  # the end of a 250-character message: nothing is cut
+    assert "❌ Exercise 01.11" in report and whole + "\n" in report
+    assert "1 passed, 3 failed, 1 partly done, 6 not attempted\n" in report
+    assert "grading also runs hidden tests" in report and "provisional" in report
+
+
+def test_test_solution_in_a_students_copy_says_the_solutions_are_not_there(scratch_course: Path) -> None:
+    shutil.rmtree(scratch_course / "source_solutions")
+    for command in (["test", "01", "--solution"], ["export", "--reference"], ["release"]):
+        run = tito(*command, cwd=scratch_course)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        assert "the instructor's solutions (source_solutions/) are not part of it" in run.stderr, run.stderr
+        assert "not been released" not in run.stderr
+    assert not (scratch_course / ".tito").exists(), "no empty reference package is left behind"
+
+
+@pytest.mark.parametrize("command", [["status"], ["export", "--check"], ["test", "01"]])
+def test_a_closed_pipe_ends_quietly(scratch_course: Path, command: list[str]) -> None:
+    """`tito status | head -2`: the reader goes away; tito stops without a traceback."""
+    environment = {name: value for name, value in os.environ.items() if name != "TITO_COURSE_ROOT"}
+    process = subprocess.Popen([sys.executable, "-m", "tito.cli", *command], cwd=scratch_course, env=environment,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # as `head` does once it has its lines
+    _, errors = process.communicate(timeout=300)
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+    assert process.returncode == 141
+
+
+def test_report_points_at_the_earlier_cell_whose_failure_left_a_name_undefined() -> None:
+    def code(grade_id: str, source: str, error: tuple[str, str] | None, **meta) -> dict:
+        outputs = [{"output_type": "error", "ename": error[0], "evalue": error[1], "traceback": []}] if error else []
+        nbgrader = {"grade_id": grade_id, "grade": False, "solution": False, "locked": False, **meta}
+        return {"cell_type": "code", "execution_count": 1, "metadata": {"nbgrader": nbgrader}, "outputs": outputs, "source": source}
+
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": "### Exercise 01.1 — `Tensor` (2 points)\n### Exercise 01.2 — `sub` (3 points)"},
+        code("ex_01_1", "class Tensor:\n    def __init__(self:\n        pass", ("SyntaxError", "invalid syntax (123.py, line 2)"), solution=True),
+        code("test_01_1", "test_01_1()", ("NameError", "name 'Tensor' is not defined"), grade=True, points=2, locked=True),
+        code("ex_01_2", "@add_to_class(Tensor)\ndef __sub__(self, other):\n    return 1", ("NameError", "name 'Tensor' is not defined"), solution=True),
+        code("test_01_2", "test_01_2()", ("NameError", "name 'Tensor' is not defined"), grade=True, points=3, locked=True),
+    ]
+    first, second = exercise_results({"cells": cells})
+    assert first.detail == "your code for Exercise 01.1 did not run: SyntaxError on line 2 of the cell: invalid syntax\n    def __init__(self:"
+    assert second.detail.startswith("your code for Exercise 01.2 did not run: NameError: name 'Tensor' is not defined")
+    assert "(but first: the code cell of Exercise 01.1 failed when it ran, SyntaxError on line 2" in second.detail

@@ -183,3 +183,18 @@ def test_tinytorch_imports_from_any_working_directory(tmp_path: Path, root: Path
     run = subprocess.run([sys.executable, "-c", "import tinytorch; print(tinytorch.__file__)"], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert Path(run.stdout.strip()).parent == root / "tinytorch"
+
+
+def test_exported_files_are_readable_by_the_course_group_as_the_umask_says(toy: Path) -> None:
+    """mkstemp makes 0600 files; on a shared course folder the others could not read the package."""
+    previous = os.umask(0o022)
+    try:
+        export(toy)
+        alpha = toy / "tinytorch/core/alpha.py"
+        assert alpha.stat().st_mode & 0o777 == 0o644
+        alpha.chmod(0o664)
+        write_notebook(toy / "modules/01_alpha/01_alpha.ipynb", ["%%export\nclass Alpha:\n    changed = True"])
+        export(toy)
+        assert "changed = True" in alpha.read_text() and alpha.stat().st_mode & 0o777 == 0o664, "a replaced file keeps its mode"
+    finally:
+        os.umask(previous)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from conftest import readme_commands
 from packaging.requirements import Requirement
 
 if sys.version_info >= (3, 11):
@@ -32,12 +33,6 @@ def test_environment_yml_and_pyproject_name_the_same_dependencies_and_versions()
     assert conda_side == pip_side
     python = next(entry for entry in conda if entry.startswith("python"))
     assert Requirement(python).specifier == Requirement(f"python{project['requires-python']}").specifier
-
-
-def readme_commands(readme: str) -> list[list[str]]:
-    """The commands of each ```bash block of a README, comments and blank lines left out."""
-    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
-    return [[line for line in block.splitlines() if line and not line.startswith("#")] for block in blocks]
 
 
 def test_readme_has_a_student_path_and_an_instructor_path_whose_test_command_ci_runs() -> None:

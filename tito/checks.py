@@ -32,7 +32,7 @@ def _fail(what: str, message: str, hint: str) -> CheckFailed:
     return CheckFailed(text)
 
 
-def evaluate(value: Any, what: str) -> Any:
+def evaluate(value: Any, what: str, hint: str = "") -> Any:
     """`value()` when `value` is a function (a deferred `lambda: expression`), else `value` itself.
 
     An exception from the student's code becomes a CheckFailed naming the case, chained to the
@@ -46,7 +46,7 @@ def evaluate(value: Any, what: str) -> Any:
     except NotImplementedError:
         raise
     except Exception as error:
-        raise CheckFailed(f"{what}: raised {type(error).__name__}: {error}") from error
+        raise _fail(what, f"raised {type(error).__name__}: {error}", hint) from error
 
 
 def _snapshot(inputs: dict[str, Any] | None) -> dict[str, np.ndarray]:
@@ -66,12 +66,12 @@ def check_unchanged(inputs: dict[str, Any], before: dict[str, np.ndarray], what:
         if not equal.all():
             index = tuple(int(i) for i in np.argwhere(~equal)[0])
             where = f"{name}[{', '.join(map(str, index))}]" if index else name
-            raise _fail(what, f"changed its input {name} in place ({where} was {old[index]!r}, is now {now[index]!r})", hint)
+            raise _fail(what, f"changed its input {name} in place ({where} was {old[index].item()!r}, is now {now[index].item()!r})", hint)
 
 
 def check_type(value: Any, expected_type: type, what: str, hint: str = "") -> Any:
     """Fail unless `value` is an instance of `expected_type`; returns the value."""
-    value = evaluate(value, what)
+    value = evaluate(value, what, hint)
     if not isinstance(value, expected_type):
         raise _fail(what, f"got a {type(value).__name__}; expected a {expected_type.__name__}", hint)
     return value
@@ -79,7 +79,7 @@ def check_type(value: Any, expected_type: type, what: str, hint: str = "") -> An
 
 def check_shape(value: Any, shape: tuple[int, ...], what: str, hint: str = "") -> Any:
     """Fail unless `value.shape` (or numpy's view of it) equals `shape`; returns the value."""
-    value = evaluate(value, what)
+    value = evaluate(value, what, hint)
     got = tuple(getattr(value, "shape", np.shape(value)))
     if got != tuple(shape):
         raise _fail(what, f"got shape {got}; expected {tuple(shape)}", hint)
@@ -88,7 +88,7 @@ def check_shape(value: Any, shape: tuple[int, ...], what: str, hint: str = "") -
 
 def check_dtype(value: Any, dtype: Any, what: str, hint: str = "") -> Any:
     """Fail unless the array behind `value` has `dtype` (compared as numpy dtypes); returns the value."""
-    value = evaluate(value, what)
+    value = evaluate(value, what, hint)
     got = np.asarray(getattr(value, "data", value)).dtype
     if got != np.dtype(dtype):
         raise _fail(what, f"got dtype {got}; expected {np.dtype(dtype)}", hint)
@@ -99,7 +99,7 @@ def check_close(
     actual: Any, expected: Any, what: str, atol: float = 1e-6, rtol: float = 1e-5, hint: str = ""
 ) -> Any:
     """Fail unless every element is within `atol + rtol * |expected|`, reporting the worst one."""
-    actual = evaluate(actual, what)
+    actual = evaluate(actual, what, hint)
     got = np.asarray(getattr(actual, "data", actual), dtype=np.float64)
     want = np.asarray(expected, dtype=np.float64)
     if got.shape != want.shape:
@@ -136,7 +136,7 @@ def check_tensor(
     `inputs` ({name: tensor or array}) are compared before and after it runs.
     """
     before = _snapshot(inputs)
-    value = evaluate(value, what)
+    value = evaluate(value, what, hint)
     if inputs:
         check_unchanged(inputs, before, what)
     check_type(value, tensor_type, what, hint="return a Tensor, not a numpy array or a number")
@@ -150,7 +150,7 @@ def check_tensor(
 
 def check_equal(value: Any, expected: Any, what: str, hint: str = "") -> Any:
     """Fail unless `value == expected` exactly (a string format, a Python number), showing both."""
-    value = evaluate(value, what)
+    value = evaluate(value, what, hint)
     if type(value) is not type(expected) or value != expected:
         raise _fail(what, f"got {value!r}; expected {expected!r}", hint)
     return value

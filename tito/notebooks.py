@@ -100,7 +100,7 @@ def exercise_results(notebook: dict, timeout: int = CELL_TIMEOUT) -> list[Exerci
             continue
         number = exercise_id(meta.get("grade_id", "")) or meta.get("grade_id", "?")
         status, detail = _judge(cell, number, exercise_cells.get(number), timeout)
-        if status == "failed" and not detail.startswith("your code"):
+        if status == "failed" and ("NameError: " in detail or "AttributeError: " in detail):  # what a failed cell above leaves undefined
             detail += _earlier_failure(cells, index, number)
         results.append(ExerciseResult(number, titles.get(number, meta.get("grade_id", "")), float(meta.get("points", 0)), status, detail))
     return results
@@ -166,6 +166,8 @@ def _judge(cell: dict, number: str, exercise_cell: dict | None, timeout: int) ->
         failure = f"timed out (a cell may run at most {timeout} s): is there an endless loop?"
     elif name == "NotImplementedError" and value.startswith(STUB_PREFIX) and not value.startswith(stub_message(number, "")):
         failure = f"needs {value.split(':')[0]} first ({value})"
+    elif name in ("CheckFailed", "AssertionError") and value:
+        failure = value  # a check's message already names the case, what came back and what was expected
     else:
         failure = f"{name}: {value}".strip()
     own_stub = name == "NotImplementedError" and value.startswith(stub_message(number, ""))

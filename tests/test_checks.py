@@ -1,0 +1,67 @@
+"""tito.checks: the messages test cells fail with name the case, the mistake and what was expected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tito.checks import CheckFailed, check_equal, check_raises, check_tensor, check_type
+
+
+class Box:
+    """A stand-in for a student's Tensor: numbers in `.data`."""
+
+    def __init__(self, data) -> None:
+        self.data = np.array(data, dtype=np.float32)
+
+    def __sub__(self, other: "Box") -> "Box":
+        self.data -= other.data  # the in-place bug
+        return Box(self.data)
+
+    def __matmul__(self, other: "Box") -> "Box":
+        inner = other.shape[-2]  # the bug: a 1-D right side has no second-to-last axis
+        return Box(self.data @ other.data[:inner])
+
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+
+def test_an_error_inside_the_students_code_names_the_case() -> None:
+    a, v = Box([[1.0, 2.0]]), Box([1.0, 2.0])
+    with pytest.raises(CheckFailed, match=r"^a @ v: raised IndexError: tuple index out of range — a matrix times a vector$") as failure:
+        check_tensor(lambda: a @ v, [5.0], Box, "a @ v", hint="a matrix times a vector")
+    assert isinstance(failure.value.__cause__, IndexError), "the student's own traceback stays attached"
+
+
+def test_a_stub_passes_through_so_reports_can_say_not_attempted() -> None:
+    def stub():
+        raise NotImplementedError("Exercise 01.4: Tensor.__matmul__")
+
+    with pytest.raises(NotImplementedError, match="Exercise 01.4"):
+        check_tensor(stub, [1.0], Box, "a @ v")
+
+
+def test_an_in_place_change_is_named_before_the_values() -> None:
+    a, b = Box([1.0, 2.0]), Box([10.0, 20.0])
+    with pytest.raises(CheckFailed, match=r"^a - b: changed its input a in place \(a\[0\] was 1\.0, is now -9\.0\) — .*not `self.data -= x`"):
+        check_tensor(lambda: a - b, [-9.0, -18.0], Box, "a - b", inputs={"a": a, "b": b})
+
+
+def test_values_shapes_and_types_in_that_order() -> None:
+    with pytest.raises(CheckFailed, match=r"got a list; expected a Box"):
+        check_tensor(lambda: [1.0], [1.0], Box, "x")
+    with pytest.raises(CheckFailed, match=r"x: got shape \(2,\); expected \(1, 2\) — hint"):
+        check_tensor(lambda: Box([1.0, 2.0]), [[1.0, 2.0]], Box, "x", hint="hint")
+    with pytest.raises(CheckFailed, match=r"values differ at index \(1,\): got 3, expected 2 \(1 of 2 elements off\)"):
+        check_tensor(lambda: Box([1.0, 3.0]), [1.0, 2.0], Box, "x")
+    assert check_type(lambda: Box([1.0]), Box, "x").data.tolist() == [1.0], "a check hands back the value it checked"
+
+
+def test_exact_formats_and_error_messages() -> None:
+    with pytest.raises(CheckFailed, match=r"^repr\(t\): got 'Box\(1\)'; expected 'Tensor\(1\)'$"):
+        check_equal(lambda: "Box(1)", "Tensor(1)", "repr(t)")
+    with pytest.raises(CheckFailed, match=r"should mention \['\(2, 3\)'\]"):
+        check_raises(ValueError, lambda: (_ for _ in ()).throw(ValueError("bad shape")), "x.reshape(4)", mentions=("(2, 3)",))
+    with pytest.raises(CheckFailed, match=r"raised KeyError\('k'\); expected a ValueError"):
+        check_raises(ValueError, lambda: {}["k"], "lookup")

@@ -1,0 +1,159 @@
+"""Module 01's visible tests catch plausible wrong answers with the hint that names the mistake.
+
+Each wrong answer is the reference solution of one exercise with one plausible mistake made in
+it (an in-place change, a missing keepdims, numpy's repr, ...), pasted into the released student
+notebook. Wrong answers to different exercises do not interfere, so each run of the notebook
+carries one wrong answer per exercise; the wrong answers to 01.1 (which every later test uses)
+get runs of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tito.cells import cell_source, nbgrader_meta
+from tito.export import read_notebook
+from tito.notebooks import ExerciseResult, exercise_results, run_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "source_solutions/01_tensor/01_tensor.ipynb"
+RELEASED = ROOT / "modules/01_tensor/01_tensor.ipynb"
+
+
+@dataclass(frozen=True)
+class WrongAnswer:
+    run: str  # wrong answers with the same run share one notebook run
+    exercise: str  # "01.2"
+    mistake: str  # what the student got wrong, for the test id
+    old: str  # text of the reference solution ...
+    new: str  # ... replaced by this
+    expected: tuple[str, ...]  # fragments the reported failure must contain
+
+    @property
+    def id(self) -> str:
+        return f"{self.exercise}-{self.mistake}"
+
+
+WRONG_ANSWERS = [
+    WrongAnswer("init-float64", "01.1", "keeps-float64", "array = array.astype(np.float32, copy=False)", "pass",
+                ("Tensor([[1.0, 2.0], [3.0, 4.0]]).data: got dtype float64; expected float32", "convert with .astype(np.float32)")),
+    WrongAnswer("init-shared", "01.1", "shares-the-array", "array = np.array(data)", "array = np.asarray(data)",
+                ("Tensor(array) after the array changed: values differ", "copy the data with np.array")),
+    WrongAnswer("init-message", "01.1", "error-without-dtype", "but got dtype {array.dtype}: ", "but got other data: ",
+                ("Tensor([1, 2], requires_grad=True): the ValueError says", "it should mention ['int64']")),
+    WrongAnswer("A", "01.2", "rsub-reversed", "return Tensor(_unwrap(other) - self.data)", "return Tensor(self.data - _unwrap(other))",
+                ("1 - a: values differ", "1 - a calls a.__rsub__(1), which must compute other - self")),
+    WrongAnswer("B", "01.2", "in-place-sub", "return Tensor(self.data - _unwrap(other))", "self.data -= _unwrap(other)\n    return Tensor(self.data)",
+                ("a - b: changed its input a in place (a[0, 0] was", "not `self.data -= x`")),
+    WrongAnswer("C", "01.2", "floor-division", "return Tensor(self.data / _unwrap(other))", "return Tensor(self.data // _unwrap(other))",
+                ("a / b: values differ", "a // b would round down")),
+    WrongAnswer("A", "01.3", "pow-multiplies", "return Tensor(self.data ** exponent)", "return Tensor(self.data * exponent)",
+                ("x ** 2: values differ", "x ** 2 is x * x, not 2 * x")),
+    WrongAnswer("B", "01.3", "in-place-neg", "return Tensor(-self.data)", "self.data *= -1\n    return Tensor(self.data)",
+                ("-x: changed its input x in place",)),
+    WrongAnswer("A", "01.4", "vector-inner-axis", "right_inner = right.shape[0] if right.ndim == 1 else right.shape[-2]", "right_inner = right.shape[-2]",
+                ("a @ v  (shapes (2, 3) @ (3,)): raised IndexError: tuple index out of range",)),
+    WrongAnswer("B", "01.4", "elementwise-product", "product = left @ right", "product = left * right",
+                ("a @ b  (shapes (2, 3) @ (3, 4)): raised ValueError", "* would be elementwise")),
+    WrongAnswer("C", "01.4", "rmatmul-reversed", "return Tensor(other) @ self", "return self @ Tensor(other)",
+                ("np.ones((4, 2)) @ a: raised ValueError", "other comes first")),
+    WrongAnswer("A", "01.5", "keepdims-ignored", "return Tensor(self.data.sum(axis=axis, keepdims=keepdims))", "return Tensor(self.data.sum(axis=axis))",
+                ("x.sum(axis=1, keepdims=True): got shape (2,); expected (2, 1)", "keepdims=True keeps the reduced axis")),
+    WrongAnswer("B", "01.5", "axis-ignored", "return Tensor(self.data.sum(axis=axis, keepdims=keepdims))", "return Tensor(np.sum(self.data))",
+                ("x.sum(axis=0): got shape (); expected (3,)", "axis=0 adds down each column")),
+    WrongAnswer("A", "01.6", "max-from-zero", "return Tensor(self.data.max(axis=axis, keepdims=keepdims))",
+                "return Tensor(np.maximum(self.data, 0).max(axis=axis, keepdims=keepdims))",
+                ("x.max(axis=0): values differ", "whose largest is -2, not 0")),
+    WrongAnswer("B", "01.6", "mean-over-rows-only", "return Tensor(self.data.mean(axis=axis, keepdims=keepdims))",
+                "return Tensor(self.data.sum(axis=axis, keepdims=keepdims) / len(self.data))",
+                ("x.mean() for x of shape (2, 3): values differ", "the mean of all 6 elements")),
+    WrongAnswer("A", "01.7", "tuple-not-unpacked", "    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):\n        shape = tuple(shape[0])\n", "",
+                ("x.reshape((3, 2)): raised TypeError", "a single tuple argument is the whole shape: unpack it")),
+    WrongAnswer("B", "01.7", "numpy-message", "    except ValueError:", "    except IndexError:",
+                ("x.reshape(4, 2) for x of shape (2, 3): the ValueError says", "it should mention ['(2, 3)', '(4, 2)']")),
+    WrongAnswer("C", "01.7", "in-place-reshape", "    return Tensor(reshaped)", "    self.data = reshaped\n    return self",
+                ("x.reshape(3, 2): changed its input x in place",)),
+    WrongAnswer("A", "01.8", "reshape-for-transpose", "transposed = self.data.transpose(axes if axes else None)", "transposed = self.data.reshape(self.shape[::-1])",
+                ("x.transpose() for x of shape (2, 3): values differ", "a reshape to (3, 2) would keep the wrong order")),
+    WrongAnswer("B", "01.8", "pytorch-swap", "transposed = self.data.transpose(axes if axes else None)",
+                "transposed = self.data.swapaxes(*axes) if len(axes) == 2 else self.data.transpose(axes if axes else None)",
+                ("x.transpose(0, 1): got shape (3, 2); expected (2, 3)", "not a swap as in PyTorch")),
+    WrongAnswer("A", "01.9", "returns-ndarray", "    return Tensor(self.data[index])", "    return self.data[index]",
+                ("x[1] for x of shape (4, 3): got a ndarray; expected a Tensor",)),
+    WrongAnswer("B", "01.9", "tuple-as-array", "index = tuple(_unwrap(part) for part in index)", "index = np.array([_unwrap(part) for part in index])",
+                ("x[1, 2] for x of shape (4, 3): got shape (2, 3); expected ()", "a tuple has one index per axis")),
+    WrongAnswer("A", "01.10", "log10", "return Tensor(np.log(self.data))", "return Tensor(np.log10(self.data))",
+                ("x.log() for positive x: values differ", "the natural logarithm (base e)")),
+    WrongAnswer("B", "01.10", "in-place-exp", "return Tensor(np.exp(self.data))", "return Tensor(np.exp(self.data, out=self.data))",
+                ("x.exp(): changed its input x in place",)),
+    WrongAnswer("A", "01.11", "numpy-repr-inside", 'values = np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=summarize_above, edgeitems=3)',
+                "values = repr(self.data)",
+                ("repr(Tensor([1.5, 2.0, 3.0])): got 'Tensor(array([1.5, 2. , 3. ], dtype=float32))'; expected 'Tensor([1.5, 2. , 3. ])'",)),
+    WrongAnswer("B", "01.11", "rows-not-aligned", 'prefix="Tensor(", ', "",
+                ("repr(Tensor([[1, 2], [3, 4]])): got", "pass prefix='Tensor(' to np.array2string")),
+    WrongAnswer("C", "01.11", "never-summarized", "threshold=summarize_above, ", "",
+                ("repr of a (3, 7) tensor (21 elements): got", "more than 20 elements: summarize")),
+]
+
+
+def solutions() -> dict[str, str]:
+    """{exercise: reference source} of the exercise cells of the source notebook."""
+    notebook = read_notebook(SOURCE)
+    return {nbgrader_meta(c)["grade_id"].replace("ex_", "").replace("_", "."): cell_source(c) for c in notebook["cells"] if nbgrader_meta(c).get("solution")}
+
+
+def notebook_with(answers: dict[str, str], folder: Path) -> Path:
+    """The released notebook with each exercise cell replaced by the given answer."""
+    notebook = read_notebook(RELEASED)
+    for cell in notebook["cells"]:
+        meta = nbgrader_meta(cell)
+        number = meta.get("grade_id", "").replace("ex_", "").replace("_", ".")
+        if meta.get("solution") and number in answers:
+            cell["source"] = answers[number]
+    path = folder / "01_tensor.ipynb"
+    path.write_text(json.dumps(notebook))
+    return path
+
+
+@pytest.fixture(scope="module")
+def results_of_run(tmp_path_factory: pytest.TempPathFactory):
+    """Run name -> {exercise: result}, each run executed once, when first asked for."""
+    reference = solutions()
+    cache: dict[str, dict[str, ExerciseResult]] = {}
+
+    def results(run: str) -> dict[str, ExerciseResult]:
+        if run not in cache:
+            answers = dict(reference)
+            for wrong in (w for w in WRONG_ANSWERS if w.run == run):
+                assert answers[wrong.exercise].count(wrong.old) == 1, f"{wrong.id}: the text to replace must occur once"
+                answers[wrong.exercise] = answers[wrong.exercise].replace(wrong.old, wrong.new)
+            executed = run_notebook(notebook_with(answers, tmp_path_factory.mktemp(run)))
+            cache[run] = {result.exercise: result for result in exercise_results(executed)}
+        return cache[run]
+
+    return results
+
+
+@pytest.mark.parametrize("wrong", WRONG_ANSWERS, ids=[w.id for w in WRONG_ANSWERS])
+def test_wrong_answer_fails_with_the_hint_that_names_the_mistake(wrong: WrongAnswer, results_of_run) -> None:
+    result = results_of_run(wrong.run)[wrong.exercise]
+    assert result.status == "failed", result
+    for fragment in wrong.expected:
+        assert fragment in result.detail, f"{wrong.id}: expected {fragment!r} in the report, got {result.detail!r}"
+
+
+def test_each_exercise_has_two_wrong_answers_tried() -> None:
+    counts = {number: sum(w.exercise == number for w in WRONG_ANSWERS) for number in solutions()}
+    assert all(count >= 2 for count in counts.values()), counts
+
+
+def test_other_exercises_pass_beside_the_wrong_answers(results_of_run) -> None:
+    """A wrong answer fails only its own exercise: the runs really isolate what they test."""
+    for run in ("A", "B", "C"):
+        wrong_here = {w.exercise for w in WRONG_ANSWERS if w.run == run}
+        results = results_of_run(run)
+        assert all(result.status == "passed" for number, result in results.items() if number not in wrong_here), results
