@@ -9,12 +9,36 @@ from pathlib import Path
 
 import pytest
 
+from tito.export import export, package_root
+from tito.notebooks import run_notebook
+from tito.registry import SOURCE_DIR, Module
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def reference_path() -> str:
+    """The reference package (exported from source_solutions/), for PYTHONPATH."""
+    export(ROOT, SOURCE_DIR)
+    return str(package_root(ROOT, SOURCE_DIR))
+
+
+@pytest.fixture(scope="session")
+def executed_solution(reference_path: str):
+    """module -> its solution notebook as executed headless; each notebook runs once per test session."""
+    cache: dict[str, dict] = {}
+
+    def executed(module: Module) -> dict:
+        if module.slug not in cache:
+            cache[module.slug] = run_notebook(module.notebook(ROOT, SOURCE_DIR), env={"PYTHONPATH": reference_path})
+        return cache[module.slug]
+
+    return executed
 
 
 @pytest.fixture
