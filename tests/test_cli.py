@@ -175,7 +175,7 @@ def test_test_solution_in_a_students_copy_says_the_solutions_are_not_there(scrat
     for command in (["test", "01", "--solution"], ["export", "--reference"], ["release"]):
         run = tito(*command, cwd=scratch_course)
         assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
-        assert "the instructor's solutions (source_solutions/) are not part of it" in run.stderr, run.stderr
+        assert "the instructor's solutions (source_solutions/) are not part of this copy" in run.stderr, run.stderr
         assert "not been released" not in run.stderr
     assert not (scratch_course / ".tito").exists(), "no empty reference package is left behind"
 

@@ -153,4 +153,4 @@ def test_the_readme_student_commands_work_in_the_copy(copies: tuple[Path, Path],
     assert "score: 0/20 points on the visible tests" in tested.stdout
 
     solution = tito("test", "01", "--solution", cwd=students, python=str(students / ".venv/bin/python"))
-    assert solution.returncode == 2 and "the instructor's solutions (source_solutions/) are not part of it" in solution.stderr
+    assert solution.returncode == 2 and "the instructor's solutions (source_solutions/) are not part of this copy" in solution.stderr

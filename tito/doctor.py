@@ -13,7 +13,7 @@ from tito.registry import RegistryError, load_modules
 
 Check = tuple[bool, str, str]  # (ok, what was checked, how to fix it)
 DISTRIBUTION = "tinytorch-course"
-INSTALL = "pip install -e '.[test]' (from the course folder, in the environment you run Jupyter from)"
+INSTALL = "pip install -e . (from the course folder, in the environment you run Jupyter from)"
 
 
 def _version(package: str) -> str | None:

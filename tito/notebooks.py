@@ -114,10 +114,9 @@ def count_statuses(results: list[ExerciseResult]) -> str:
 
 
 def exercises_attempted(notebook: dict) -> tuple[int, int]:
-    """(attempted, total) exercise cells; a cell counts as attempted once none of its stubs is left."""
+    """(attempted, total) exercise cells of a saved notebook; partly done counts as attempted."""
     cells = [c for c in notebook["cells"] if nbgrader_meta(c).get("solution") and c.get("cell_type") == "code"]
-    stub = f'raise NotImplementedError("{STUB_PREFIX}'
-    attempted = sum(stub not in cell_source(cell) for cell in cells)
+    attempted = sum(_progress(cell, exercise_id(nbgrader_meta(cell).get("grade_id", "")) or "")[0] != "not attempted" for cell in cells)
     return attempted, len(cells)
 
 
@@ -191,7 +190,9 @@ def _progress(exercise_cell: dict, number: str) -> tuple[str, list[str]]:
     """
     remaining = remaining_stubs(exercise_cell, number)
     released = exercise_cell.get("metadata", {}).get("tito", {}).get("stubs")
-    if _unchanged_since_release(exercise_cell) and remaining or (released and sorted(remaining) == sorted(released)):
+    untouched = bool(remaining) and _unchanged_since_release(exercise_cell)
+    every_stub_left = bool(released) and sorted(remaining) == sorted(released)
+    if untouched or every_stub_left:
         return "not attempted", remaining
     return ("partly done" if remaining else "done"), remaining
 

@@ -28,7 +28,7 @@ INSTRUCTORS_ONLY = re.compile(r"\n?<!-- instructors only -->.*?<!-- end instruct
 SECRET_REGIONS = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
-NOT_IN_STUDENT_COPY = f"this is a student's copy of the course: the instructor's solutions ({SOURCE_DIR}/) are not part of it"
+NOT_IN_STUDENT_COPY = f"the instructor's solutions ({SOURCE_DIR}/) are not part of this copy of the course"
 
 
 class StudentCopyError(RegistryError):
