@@ -44,6 +44,17 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# The kernels may import the reference of the modules before the one graded, never its own.
+c.Autograde.autograde_preprocessors = [
+    "tito.nbgrader_ext.ExecuteWithEarlierModules",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.ExecuteWithEarlierModules.course_root = course_root
 # Per cell; the slowest honest cell of a module (the systems-thinking timings) takes a few seconds.
 c.Execute.timeout = CELL_TIMEOUT
 c.Execute.interrupt_on_timeout = True

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from nbgrader.api import Gradebook
 
-from tito.export import cell_source, read_notebook
+from tito.cells import cell_source
+from tito.export import export, read_notebook, reference_before
 from tito.grading import autograde, grading_environment, nbgrader_api, release, validate
+from tito.registry import SOURCE_DIR, find_module, load_modules
 
 MODULE = "01_tensor"
 
@@ -125,7 +131,7 @@ def test_feedback_never_shows_hidden_tests(course: Path) -> None:
     submit(course, "fiona", released(course))
     autograde(course, MODULE, "fiona")
     api = nbgrader_api(course)
-    with grading_environment(course):
+    with grading_environment():
         result = api.generate_feedback(MODULE, "fiona")
     assert result["success"], result.get("error")
     html = (course / "feedback" / "fiona" / MODULE / f"{MODULE}.html").read_text()
@@ -144,3 +150,41 @@ def test_nbgrader_validate_passes_a_finished_notebook_and_not_a_blank_one(course
     failed = validate(course, blank)["failed"]
     assert len(failed) == len(points_of(released(course)))
     assert "Exercise 01.1: Tensor.__init__" in failed[0]["raw_error"]
+
+
+def importing_the_answer(course: Path) -> dict:
+    """A submission whose exercise cells import the reference instead of defining anything."""
+    notebook = released(course)
+    for cell in notebook["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+        if grade_id == "ex_01_1":
+            cell["source"] = "%%export\nfrom tinytorch.core.tensor import Tensor"
+        elif grade_id.startswith("ex_01_"):
+            cell["source"] = "%%export\npass"
+    return notebook
+
+
+def test_importing_the_answer_from_the_reference_scores_zero(course: Path) -> None:
+    """Grading module N gives the kernels the reference of modules before N only, never N's own file."""
+    export(course, SOURCE_DIR)  # the full reference exists on disk, as it does on an instructor's machine
+    submit(course, "copycat", importing_the_answer(course))
+    scores = autograde(course, MODULE, "copycat")
+    assert scores and total(scores) == 0, scores
+
+
+def test_importing_the_answer_scores_zero_with_the_stock_nbgrader_command(course: Path) -> None:
+    submit(course, "copycat-cli", importing_the_answer(course))
+    environment = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    run = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "autograde", MODULE, "--student", "copycat-cli", "--force"],
+                         cwd=course, capture_output=True, text=True, env=environment, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission_notebook(MODULE, MODULE, "copycat-cli")
+        assert submission.max_score == 20 and submission.score == 0, [(g.name, g.score) for g in submission.grades]
+
+
+def test_graded_kernels_see_the_earlier_modules_and_not_the_graded_one(course: Path) -> None:
+    module = find_module(load_modules(course), "01")
+    earlier = reference_before(course, module)
+    assert (earlier / "tinytorch/__init__.py").is_file(), "an empty package shadows any other tinytorch"
+    assert not (earlier / module.exports_to).exists()

@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from tito.export import REFERENCE_DIR, export
 from tito.registry import REGISTRY_FILE, RELEASE_DIR, SOURCE_DIR, Module, load_modules
 
 CONFIG_FILE = "nbgrader_config.py"
@@ -22,18 +21,18 @@ class GradingError(Exception):
 
 
 @contextlib.contextmanager
-def grading_environment(root: Path) -> Iterator[None]:
+def grading_environment() -> Iterator[None]:
     """What nbgrader and its kernels need, set for the duration of a call.
 
     - this Python's bin/ on PATH: creating a gradebook runs `alembic` from PATH;
-    - TITO_EXPORT=skip: a graded notebook's export cell must not touch anyone's package;
-    - the reference package first on PYTHONPATH: later modules import earlier ones, and a
-      student's mistake in module 1 must not cost points in module 2.
+    - TITO_EXPORT=skip: a graded notebook's export cell must not touch anyone's package.
+
+    (Autograding kernels get the reference of the earlier modules from nbgrader_config.py's
+    ExecuteWithEarlierModules, so the stock `nbgrader autograde` grades the same way.)
     """
     saved = dict(os.environ)
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), saved.get("PATH", "")])
     os.environ["TITO_EXPORT"] = "skip"
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / REFERENCE_DIR), saved.get("PYTHONPATH")]))
     try:
         yield
     finally:
@@ -73,7 +72,7 @@ def release(root: Path) -> list[Path]:
     """Regenerate modules/ from source_solutions/ with nbgrader's generate_assignment."""
     api = nbgrader_api(root)
     written = []
-    with grading_environment(root):
+    with grading_environment():
         for module in released_modules(root):
             _check(api.generate_assignment(module.slug, force=True, create=True), f"release {module.slug}")
             written.append(module.notebook(root, RELEASE_DIR))
@@ -102,9 +101,8 @@ def autograde(root: Path, slug: str, student: str) -> dict[str, tuple[float, flo
     """Autograde one submission (submitted/<student>/<slug>/); returns {grade_id: (score, max_score)}."""
     from nbgrader.api import Gradebook
 
-    export(root, SOURCE_DIR)  # the reference package the kernels import
     api = nbgrader_api(root)
-    with grading_environment(root):
+    with grading_environment():
         _check(api.autograde(slug, student, force=True, create=True), f"autograde {slug} for {student}")
     with Gradebook(api.coursedir.db_url) as gradebook:
         submission = gradebook.find_submission_notebook(slug, slug, student)
@@ -116,5 +114,5 @@ def validate(root: Path, notebook: Path) -> dict:
     else {"failed": [...]} (or {"changed": [...]} when locked cells were edited)."""
     from nbgrader.validator import Validator
 
-    with grading_environment(root):
+    with grading_environment():
         return Validator(config=nbgrader_config(root)).validate(str(notebook))

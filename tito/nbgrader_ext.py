@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
-from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, NbGraderPreprocessor
+from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, Execute, NbGraderPreprocessor
+from nbgrader.utils import setenv
+from traitlets import Unicode
 
 from tito.cells import exercise_id, stub_message
+from tito.export import reference_before
+from tito.registry import find_module, load_modules
 
 EXERCISE_PLACEHOLDER = "{exercise}"
 HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
@@ -79,3 +85,20 @@ class ShortenTracebacksOfHiddenTests(NbGraderPreprocessor):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output['ename']}: {output['evalue']}"]
         return cell, resources
+
+
+class ExecuteWithEarlierModules(Execute):
+    """Execute whose kernel imports `tinytorch` from the reference of the modules before the one
+    being graded: module 02's notebook builds on the reference Tensor, so a mistake in module 01
+    costs no points in module 02, but no module can import its own answer (or a later one's).
+    The graded module's own file is not in that package, and the package shadows any other
+    `tinytorch` the kernel could find."""
+
+    course_root = Unicode("", help="The course folder (set by nbgrader_config.py).").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        root = Path(self.course_root)
+        module = find_module(load_modules(root), resources["nbgrader"]["assignment"])
+        earlier = reference_before(root, module)
+        with setenv(PYTHONPATH=os.pathsep.join(filter(None, [str(earlier), os.environ.get("PYTHONPATH")]))):
+            return super().preprocess(nb, resources, km)
