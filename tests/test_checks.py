@@ -65,3 +65,9 @@ def test_exact_formats_and_error_messages() -> None:
         check_raises(ValueError, lambda: (_ for _ in ()).throw(ValueError("bad shape")), "x.reshape(4)", mentions=("(2, 3)",))
     with pytest.raises(CheckFailed, match=r"raised KeyError\('k'\); expected a ValueError"):
         check_raises(ValueError, lambda: {}["k"], "lookup")
+
+
+def test_a_warning_fails_the_case_instead_of_printing_to_stderr() -> None:
+    big = np.array([1000.0], dtype=np.float32)
+    with pytest.raises(CheckFailed, match=r"^sigmoid\(1000\): numpy warned: overflow encountered in exp .* — subtract the maximum$"):
+        check_tensor(lambda: Box(1 / (1 + np.exp(big))), [0.0], Box, "sigmoid(1000)", hint="subtract the maximum")

@@ -28,7 +28,8 @@ def test_environment_yml_and_pyproject_name_the_same_dependencies_and_versions()
     pip_side = pinned(project["dependencies"] + project["optional-dependencies"]["test"])
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [entry for entry in environment["dependencies"] if isinstance(entry, str)]
-    conda_side = pinned([entry for entry in conda if not entry.startswith(("python", "pip"))])
+    through_pip = next(entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict))
+    conda_side = pinned([entry for entry in conda if not entry.startswith(("python", "pip"))] + [entry for entry in through_pip if not entry.startswith("-e")])
     assert conda_side == pip_side
     python = next(entry for entry in conda if entry.startswith("python"))
     assert Requirement(python).specifier == Requirement(f"python{project['requires-python']}").specifier

@@ -3,5 +3,6 @@
 __exported_from__ = 'modules/'
 
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.activations import ReLU, Sigmoid, Tanh, Softmax
 
-__all__ = ['Tensor']
+__all__ = ['Tensor', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax']

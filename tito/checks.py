@@ -14,6 +14,7 @@ result, that the operation left its inputs as they were, so an in-place bug is n
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -36,17 +37,23 @@ def evaluate(value: Any, what: str, hint: str = "") -> Any:
     """`value()` when `value` is a function (a deferred `lambda: expression`), else `value` itself.
 
     An exception from the student's code becomes a CheckFailed naming the case, chained to the
-    original so the traceback still shows the line. A stub's NotImplementedError passes through
+    original so the traceback still shows the line; so does a warning (numpy's overflow in exp),
+    which would otherwise print to stderr. A stub's NotImplementedError passes through
     unchanged: reports read it to tell "not attempted" from "failed".
     """
     if not inspect.isfunction(value):
         return value
-    try:
-        return value()
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        raise _fail(what, f"raised {type(error).__name__}: {error}", hint) from error
+    with warnings.catch_warnings(record=True) as warned, np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"):
+        warnings.simplefilter("always")
+        try:
+            result = value()
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise _fail(what, f"raised {type(error).__name__}: {error}", hint) from error
+    if warned:
+        raise _fail(what, f"numpy warned: {warned[0].message} (a warning is printed to stderr, which grading scores zero)", hint)
+    return result
 
 
 def _snapshot(inputs: dict[str, Any] | None) -> dict[str, np.ndarray]:

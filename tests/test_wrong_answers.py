@@ -1,10 +1,10 @@
-"""Module 01's visible tests catch plausible wrong answers with the hint that names the mistake.
+"""Each module's visible tests catch plausible wrong answers with the hint that names the mistake.
 
 Each wrong answer is the reference solution of one exercise with one plausible mistake made in
-it (an in-place change, a missing keepdims, numpy's repr, ...), pasted into the released student
-notebook. Wrong answers to different exercises do not interfere, so each run of the notebook
-carries one wrong answer per exercise; the wrong answers to 01.1 (which every later test uses)
-get runs of their own.
+it (an in-place change, a missing keepdims, numpy's repr, an overflowing exp, ...), pasted into
+the released student notebook. Wrong answers to different exercises do not interfere, so each
+run of a notebook carries one wrong answer per exercise; the wrong answers to 01.1 (which every
+later test uses) get runs of their own. A new module adds its wrong answers here.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tito.cells import cell_source, nbgrader_meta
+from tito.cells import cell_source, exercise_id, nbgrader_meta
 from tito.export import read_notebook
 from tito.notebooks import ExerciseResult, exercise_results, run_notebook
+from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, find_module, load_modules
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "source_solutions/01_tensor/01_tensor.ipynb"
-RELEASED = ROOT / "modules/01_tensor/01_tensor.ipynb"
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,10 @@ class WrongAnswer:
     @property
     def id(self) -> str:
         return f"{self.exercise}-{self.mistake}"
+
+    @property
+    def module(self) -> Module:
+        return find_module(load_modules(ROOT), self.exercise.split(".")[0])
 
 
 WRONG_ANSWERS = [
@@ -97,74 +100,113 @@ WRONG_ANSWERS = [
                 ("repr(Tensor([[1, 2], [3, 4]])): got", "pass prefix='Tensor(' to np.array2string")),
     WrongAnswer("C", "01.11", "never-summarized", "threshold=summarize_above, ", "",
                 ("repr of a (3, 7) tensor (21 elements): got", "more than 20 elements: summarize")),
+    # Module 02
+    WrongAnswer("A", "02.1", "np-max-reduces", "np.maximum(x.data, 0)", "np.max(x.data, 0)",
+                ("ReLU()(x) for x of shape (2, 3): got shape (3,); expected (2, 3)", "np.max would reduce")),
+    WrongAnswer("B", "02.1", "float-zero", "np.maximum(x.data, 0)", "np.maximum(x.data, 0.0)",
+                ("ReLU()(Tensor([-3, 0, 4])): got dtype float32; expected int64", "compare with the integer 0")),
+    WrongAnswer("C", "02.1", "in-place", "np.maximum(x.data, 0)", "np.maximum(x.data, 0, out=x.data)",
+                ("ReLU()(x) for x of shape (2, 3): changed its input x in place",)),
+    WrongAnswer("A", "02.2", "slope-not-used", "self.negative_slope * x.data", "0.01 * x.data",
+                ("LeakyReLU(negative_slope=0.2)(x): values differ", "use the stored self.negative_slope")),
+    WrongAnswer("B", "02.2", "negatives-zeroed", "self.negative_slope * x.data", "0 * x.data",
+                ("LeakyReLU()(x): values differ", "negatives are multiplied by 0.01 (not set to 0")),
+    WrongAnswer("C", "02.2", "slope-not-a-float", "self.negative_slope = float(negative_slope)", "self.negative_slope = negative_slope",
+                ("repr(LeakyReLU(1)): got 'LeakyReLU(negative_slope=1)'", "store the slope as a float")),
+    WrongAnswer("A", "02.3", "naive-formula", "        z = np.exp(-np.abs(x.data))\n        return Tensor(np.where(x.data >= 0, 1 / (1 + z), z / (1 + z)))",
+                "        return Tensor(1 / (1 + np.exp(-x.data)))",
+                ("Sigmoid()(Tensor([-1000.0, 0.0, 1000.0])): numpy warned: overflow encountered in exp", "exponentiate only -|x|")),
+    WrongAnswer("B", "02.3", "branches-swapped", "np.where(x.data >= 0, 1 / (1 + z), z / (1 + z))", "np.where(x.data >= 0, z / (1 + z), 1 / (1 + z))",
+                ("Sigmoid()(x) for x of shape (2, 3): values differ", "sigmoid(0) is 0.5")),
+    WrongAnswer("A", "02.4", "overflowing-formula", "np.tanh(x.data)", "(np.exp(x.data) - np.exp(-x.data)) / (np.exp(x.data) + np.exp(-x.data))",
+                ("Tanh()(Tensor([-1000, -50, 0, 50, 1000])): numpy warned: overflow encountered in exp", "use np.tanh, or 2 * sigmoid(2x) - 1")),
+    WrongAnswer("B", "02.4", "sigmoid-instead", "np.tanh(x.data)", "1 / (1 + np.exp(-x.data))",
+                ("Tanh()(x) for x of shape (2, 3): values differ", "sigmoid would give 0.5 at 0")),
+    WrongAnswer("A", "02.5", "no-max-subtracted", "shifted = x.data - x.data.max(axis=self.axis, keepdims=True)", "shifted = x.data",
+                ("Softmax()(Tensor([[1000, 0], [-1000, 0], [1000, 1000]])): numpy warned: overflow encountered in exp", "subtract each row's maximum")),
+    WrongAnswer("B", "02.5", "sum-without-keepdims", "exponentials.sum(axis=self.axis, keepdims=True)", "exponentials.sum(axis=self.axis)",
+                ("Softmax()(x) for x of shape (2, 3): raised ValueError", "keepdims=True")),
+    WrongAnswer("C", "02.5", "axis-ignored", "x.data.max(axis=self.axis, keepdims=True)\n        exponentials = np.exp(shifted)\n        return Tensor(exponentials / exponentials.sum(axis=self.axis, keepdims=True))",
+                "x.data.max(axis=-1, keepdims=True)\n        exponentials = np.exp(shifted)\n        return Tensor(exponentials / exponentials.sum(axis=-1, keepdims=True))",
+                ("Softmax(axis=0)(x): values differ", "use self.axis")),
+    WrongAnswer("A", "02.6", "log-of-softmax", "return Tensor(shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True)))",
+                "return Tensor(np.log(np.exp(shifted) / np.exp(shifted).sum(axis=self.axis, keepdims=True)))",
+                ("LogSoftmax()(Tensor([1000.0, 0.0])): numpy warned: divide by zero encountered in log", "log(softmax) gives -inf here")),
+    WrongAnswer("B", "02.6", "max-not-subtracted", "shifted = x.data - x.data.max(axis=self.axis, keepdims=True)", "shifted = x.data",
+                ("LogSoftmax()(Tensor([1000.0, 0.0])): numpy warned: overflow encountered in exp", "subtract the max and use log-sum-exp")),
 ]
 
 # Answers the text allows without prescribing them: they must pass, or text and tests disagree.
 RIGHT_ANSWERS = [
     WrongAnswer("C", "01.9", "index-not-unwrapped", "    if isinstance(index, tuple):\n        index = tuple(_unwrap(part) for part in index)\n    else:\n        index = _unwrap(index)\n", "", ()),
     WrongAnswer("C", "01.1", "float32-by-astype-copy", "array = array.astype(np.float32, copy=False)", "array = array.astype(np.float32)", ()),
+    WrongAnswer("R", "02.4", "tanh-from-sigmoid", "return Tensor(np.tanh(x.data))", "return Tensor(2 * Sigmoid()(Tensor(2 * x.data)).data - 1)", ()),
+    WrongAnswer("R", "02.1", "relu-by-mask", "return Tensor(np.maximum(x.data, 0))", "return Tensor(x.data * (x.data > 0))", ()),
 ]
 
 
-def solutions() -> dict[str, str]:
-    """{exercise: reference source} of the exercise cells of the source notebook."""
-    notebook = read_notebook(SOURCE)
-    return {nbgrader_meta(c)["grade_id"].replace("ex_", "").replace("_", "."): cell_source(c) for c in notebook["cells"] if nbgrader_meta(c).get("solution")}
+def solutions(module: Module) -> dict[str, str]:
+    """{exercise: reference source} of the exercise cells of the module's source notebook."""
+    notebook = read_notebook(module.notebook(ROOT, SOURCE_DIR))
+    return {exercise_id(nbgrader_meta(c)["grade_id"]): cell_source(c) for c in notebook["cells"] if nbgrader_meta(c).get("solution")}
 
 
-def notebook_with(answers: dict[str, str], folder: Path) -> Path:
-    """The released notebook with each exercise cell replaced by the given answer."""
-    notebook = read_notebook(RELEASED)
+def notebook_with(module: Module, answers: dict[str, str], folder: Path) -> Path:
+    """The module's released notebook with each exercise cell replaced by the given answer."""
+    notebook = read_notebook(module.notebook(ROOT, RELEASE_DIR))
     for cell in notebook["cells"]:
         meta = nbgrader_meta(cell)
-        number = meta.get("grade_id", "").replace("ex_", "").replace("_", ".")
-        if meta.get("solution") and number in answers:
-            cell["source"] = answers[number]
-    path = folder / "01_tensor.ipynb"
+        if meta.get("solution") and exercise_id(meta["grade_id"]) in answers:
+            cell["source"] = answers[exercise_id(meta["grade_id"])]
+    path = folder / module.notebook_name
     path.write_text(json.dumps(notebook))
     return path
 
 
 @pytest.fixture(scope="module")
-def results_of_run(tmp_path_factory: pytest.TempPathFactory):
-    """Run name -> {exercise: result}, each run executed once, when first asked for."""
-    reference = solutions()
-    cache: dict[str, dict[str, ExerciseResult]] = {}
+def results_of_run(tmp_path_factory: pytest.TempPathFactory, reference_path: str):
+    """(module number, run name) -> {exercise: result}, each run executed once, when first asked for.
+    The kernels import the reference of the earlier modules, as when grading."""
+    cache: dict[tuple[int, str], dict[str, ExerciseResult]] = {}
 
-    def results(run: str) -> dict[str, ExerciseResult]:
-        if run not in cache:
-            answers = dict(reference)
-            for wrong in (w for w in WRONG_ANSWERS + RIGHT_ANSWERS if w.run == run):
-                assert answers[wrong.exercise].count(wrong.old) == 1, f"{wrong.id}: the text to replace must occur once"
-                answers[wrong.exercise] = answers[wrong.exercise].replace(wrong.old, wrong.new)
-            executed = run_notebook(notebook_with(answers, tmp_path_factory.mktemp(run)))
-            cache[run] = {result.exercise: result for result in exercise_results(executed)}
-        return cache[run]
+    def results(module: Module, run: str) -> dict[str, ExerciseResult]:
+        if (module.number, run) not in cache:
+            answers = solutions(module)
+            for change in (w for w in WRONG_ANSWERS + RIGHT_ANSWERS if w.run == run and w.module == module):
+                assert answers[change.exercise].count(change.old) == 1, f"{change.id}: the text to replace must occur once"
+                answers[change.exercise] = answers[change.exercise].replace(change.old, change.new)
+            folder = tmp_path_factory.mktemp(f"{module.slug}-{run}")
+            executed = run_notebook(notebook_with(module, answers, folder), env={"PYTHONPATH": reference_path})
+            cache[module.number, run] = {result.exercise: result for result in exercise_results(executed)}
+        return cache[module.number, run]
 
     return results
 
 
 @pytest.mark.parametrize("wrong", WRONG_ANSWERS, ids=[w.id for w in WRONG_ANSWERS])
 def test_wrong_answer_fails_with_the_hint_that_names_the_mistake(wrong: WrongAnswer, results_of_run) -> None:
-    result = results_of_run(wrong.run)[wrong.exercise]
+    result = results_of_run(wrong.module, wrong.run)[wrong.exercise]
     assert result.status == "failed", result
     for fragment in wrong.expected:
         assert fragment in result.detail, f"{wrong.id}: expected {fragment!r} in the report, got {result.detail!r}"
 
 
 def test_each_exercise_has_two_wrong_answers_tried() -> None:
-    counts = {number: sum(w.exercise == number for w in WRONG_ANSWERS) for number in solutions()}
-    assert all(count >= 2 for count in counts.values()), counts
+    for module in {wrong.module for wrong in WRONG_ANSWERS}:
+        counts = {number: sum(w.exercise == number for w in WRONG_ANSWERS) for number in solutions(module)}
+        assert all(count >= 2 for count in counts.values()), counts
 
 
-def test_other_exercises_pass_beside_the_wrong_answers(results_of_run) -> None:
+@pytest.mark.parametrize("module_and_run", sorted({(w.module.number, w.run) for w in WRONG_ANSWERS if len(w.run) == 1}), ids=str)
+def test_other_exercises_pass_beside_the_wrong_answers(module_and_run: tuple[int, str], results_of_run) -> None:
     """A wrong answer fails only its own exercise: the runs really isolate what they test."""
-    for run in ("A", "B", "C"):
-        wrong_here = {w.exercise for w in WRONG_ANSWERS if w.run == run}
-        results = results_of_run(run)
-        assert all(result.status == "passed" for number, result in results.items() if number not in wrong_here), results
+    number, run = module_and_run
+    module = find_module(load_modules(ROOT), str(number))
+    wrong_here = {w.exercise for w in WRONG_ANSWERS if w.run == run and w.module == module}
+    results = results_of_run(module, run)
+    assert all(result.status == "passed" for exercise, result in results.items() if exercise not in wrong_here), results
 
 
 @pytest.mark.parametrize("right", RIGHT_ANSWERS, ids=[r.id for r in RIGHT_ANSWERS])
 def test_right_answers_the_text_allows_pass(right: WrongAnswer, results_of_run) -> None:
-    assert results_of_run(right.run)[right.exercise].status == "passed"
+    assert results_of_run(right.module, right.run)[right.exercise].status == "passed"
