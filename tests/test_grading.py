@@ -94,7 +94,8 @@ def test_untouched_student_notebook_scores_zero(course: Path, module: Module) ->
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
 def test_half_done_scores_exactly_the_exercises_it_got_right(course: Path, module: Module) -> None:
-    done = set(sorted(every_exercise(course, module))[::2])
+    in_order = list(solution_cells(released(course, module)))
+    done = set(in_order[: len(in_order) // 2])  # a prefix: a later exercise may build on an earlier one
     submit(course, module, "half", filled_in(course, module, done))
     scores = autograde(course, module.slug, "half")
     points = points_of(released(course, module))

@@ -2,9 +2,9 @@
 
 Each wrong answer is the reference solution of one exercise with one plausible mistake made in
 it (an in-place change, a missing keepdims, numpy's repr, an overflowing exp, ...), pasted into
-the released student notebook. Wrong answers to different exercises do not interfere, so each
-run of a notebook carries one wrong answer per exercise; the wrong answers to 01.1 (which every
-later test uses) get runs of their own. A new module adds its wrong answers here.
+the released student notebook. Wrong answers to exercises that no other test uses share a run
+(one per exercise); those that later tests build on (01.1's Tensor, 03.1's named_parameters,
+03.4's Linear, ...) get runs of their own. A new module adds its wrong answers here.
 """
 
 from __future__ import annotations
@@ -134,6 +134,49 @@ WRONG_ANSWERS = [
                 ("LogSoftmax()(Tensor([1000.0, 0.0])): numpy warned: divide by zero encountered in log", "log(softmax) gives -inf here")),
     WrongAnswer("B", "02.6", "max-not-subtracted", "shifted = x.data - x.data.max(axis=self.axis, keepdims=True)", "shifted = x.data",
                 ("LogSoftmax()(Tensor([1000.0, 0.0])): numpy warned: overflow encountered in exp", "subtract the max and use log-sum-exp")),
+    # Module 03
+    WrongAnswer("03.1A", "03.1", "shared-listed-twice", "            if id(parameter) not in listed:\n                listed.add(id(parameter))\n                found.append((full_name, parameter))",
+                "            found.append((full_name, parameter))",
+                ("Tree(shared).named_parameters() names: got ['left.weight', 'gain', 'right.weight', 'right_again.weight']", "only once")),
+    WrongAnswer("03.1B", "03.1", "no-prefix", '[(f"{name}.{inner}", parameter)', "[(inner, parameter)",
+                ("Tree(shared).named_parameters() names: got ['weight', 'gain', 'weight']", "get the attribute and a dot in front")),
+    WrongAnswer("03.1C", "03.1", "constants-included", "elif isinstance(value, Tensor) and value.requires_grad:", "elif isinstance(value, Tensor):",
+                ("Scaled(2.0).named_parameters() names: got ['weight', 'constant']", "only Tensors with requires_grad=True")),
+    WrongAnswer("A", "03.2", "not-recursive", "    for _, child in self.named_children():\n        child.train(mode)\n", "",
+                ("after tree.eval(): training flags of tree, left, right are [False, True, True]", "set them on every sub-module")),
+    WrongAnswer("B", "03.2", "eval-returns-none", "    return self.train(False)", "    self.train(False)",
+                ("tree.eval(): got a NoneType; expected a Tree", "train and eval return self")),
+    WrongAnswer("C", "03.2", "grads-zeroed-not-forgotten", "        parameter.grad = None", "        parameter.grad = Tensor(np.zeros(parameter.shape))",
+                ("these parameters still have a .grad",)),
+    WrongAnswer("A", "03.3", "state-not-copied", "parameter.data.copy() for name", "parameter.data for name",
+                ("a saved state after the parameter changed: values differ", "save a copy of each array")),
+    WrongAnswer("B", "03.3", "data-replaced", "        parameter.data[...] = arrays[name]", "        parameter.data = arrays[name]",
+                ("tree.gain.data after load_state_dict has dtype float64", "keeps it float32")),
+    WrongAnswer("C", "03.3", "copies-before-checking", "            )\n    for name, parameter in parameters.items():\n        parameter.data[...] = arrays[name]",
+                "            )\n        parameter.data[...] = arrays[name]",
+                ("a failed load_state_dict changed ['left.weight', 'gain']", "check every key and shape before copying anything")),
+    WrongAnswer("03.4A", "03.4", "fan-out-scale", "scale = np.sqrt(2.0 / in_features)", "scale = np.sqrt(2.0 / out_features)",
+                ("Linear(3, 2, rng=default_rng(7)).weight: values differ", "np.sqrt(2.0 / in_features)")),
+    WrongAnswer("03.4B", "03.4", "transposed-weight", "size=(in_features, out_features)", "size=(out_features, in_features)",
+                ("Linear(3, 2, rng=default_rng(7)).weight: got shape (2, 3); expected (3, 2)",)),
+    WrongAnswer("03.4C", "03.4", "rng-ignored", "rng = default_generator() if rng is None else rng", "rng = default_generator()",
+                ("Linear(3, 2, rng=default_rng(7)).weight: values differ", "from the rng given")),
+    WrongAnswer("03.5A", "03.5", "weight-transposed", "output = x @ self.weight", "output = x @ self.weight.T",
+                ("Linear(3, 2) on x of shape (4, 3): raised ValueError", "no transpose")),
+    WrongAnswer("03.5B", "03.5", "bias-none-added", "return output if self.bias is None else output + self.bias", "return output + self.bias",
+                ("Linear(3, 2, bias=False) on x: raised TypeError", "self.bias is None")),
+    WrongAnswer("03.5C", "03.5", "no-shape-check", "    if x.ndim == 0 or x.shape[-1] != self.in_features:", "    if False:",
+                ("Linear(3, 2) on x of shape (4, 5): the ValueError says", "it should mention ['Linear(in_features=3, out_features=2, bias=True)']")),
+    WrongAnswer("03.6A", "03.6", "slice-gives-list", "            return Sequential(*layers[index])", "            return layers[index]",
+                ("net[1:]: got a list; expected a Sequential", "a slice gives a new Sequential")),
+    WrongAnswer("03.6B", "03.6", "last-layer-only", "        for layer in self:\n            x = layer(x)\n        return x", "        return list(self)[-1](x) if len(self) else x",
+                ("on x of shape (5, 4): raised ValueError", "each layer's output is the next one's input")),
+    WrongAnswer("03.6C", "03.6", "named-layerN", "setattr(self, str(index), layer)", 'setattr(self, f"layer{index}", layer)',
+                ("len(Sequential of 3 layers): got 0; expected 3", "count the attributes named '0'")),
+    WrongAnswer("A", "03.7", "nested-not-indented", 'repr(layer).replace("\\n", "\\n  ")', "repr(layer)",
+                ("repr of a Sequential inside a Sequential: got", "indent the later lines")),
+    WrongAnswer("B", "03.7", "no-closing-line", 'return "Sequential(\\n" + "\\n".join(lines) + "\\n)"', 'return "Sequential(\\n" + "\\n".join(lines) + ")"',
+                ("repr(Sequential(Linear(64, 32), ReLU(), Linear(32, 10))): got", "then ')' on its own line")),
 ]
 
 # Answers the text allows without prescribing them: they must pass, or text and tests disagree.

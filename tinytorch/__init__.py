@@ -4,5 +4,6 @@ __exported_from__ = 'modules/'
 
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.activations import ReLU, Sigmoid, Tanh, Softmax
+from tinytorch.core.layers import Module, Linear, Sequential
 
-__all__ = ['Tensor', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax']
+__all__ = ['Tensor', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Module', 'Linear', 'Sequential']
