@@ -88,3 +88,25 @@ results["parameter count"] = float(abs(sum(p.size for p in ours.parameters()) - 
 """)
     assert len(results) == 5
     assert {case: excess for case, excess in results.items() if excess > 0} == {}
+
+
+def test_losses_match_pytorch(reference_path: str, tmp_path: Path) -> None:
+    results = compare(reference_path, tmp_path, """
+from tinytorch import CrossEntropyLoss, MSELoss, Tensor
+from tinytorch.core.losses import BCEWithLogitsLoss
+rng = np.random.default_rng(2)
+logits = np.concatenate([rng.normal(scale=3.0, size=(62, 10)), [[1e4] + [0.0] * 9, [-1e4] * 9 + [1e4]]]).astype(np.float32)
+labels = np.concatenate([rng.integers(0, 10, size=62), [0, 3]])
+for reduction in ("mean", "sum", "none"):
+    ours = CrossEntropyLoss(reduction=reduction)(Tensor(logits), labels).data
+    theirs = torch.nn.CrossEntropyLoss(reduction=reduction)(torch.from_numpy(logits), torch.from_numpy(labels))
+    results[f"CrossEntropyLoss({reduction})"] = worst(ours, theirs)
+prediction, target = rng.normal(size=(16, 3)).astype(np.float32), rng.normal(size=(16, 3)).astype(np.float32)
+results["MSELoss"] = worst(MSELoss()(Tensor(prediction), target).data, torch.nn.MSELoss()(torch.from_numpy(prediction), torch.from_numpy(target)))
+binary_logits = np.concatenate([rng.normal(scale=20.0, size=30), [1000.0, -1000.0]]).astype(np.float32)
+binary_targets = rng.integers(0, 2, size=32).astype(np.float32)
+results["BCEWithLogitsLoss"] = worst(BCEWithLogitsLoss()(Tensor(binary_logits), binary_targets).data,
+                                     torch.nn.BCEWithLogitsLoss()(torch.from_numpy(binary_logits), torch.from_numpy(binary_targets)))
+""")
+    assert len(results) == 5
+    assert {case: excess for case, excess in results.items() if excess > 0} == {}

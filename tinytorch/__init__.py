@@ -5,5 +5,6 @@ __exported_from__ = 'modules/'
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.activations import ReLU, Sigmoid, Tanh, Softmax
 from tinytorch.core.layers import Module, Linear, Sequential
+from tinytorch.core.losses import MSELoss, CrossEntropyLoss
 
-__all__ = ['Tensor', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Module', 'Linear', 'Sequential']
+__all__ = ['Tensor', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Module', 'Linear', 'Sequential', 'MSELoss', 'CrossEntropyLoss']
