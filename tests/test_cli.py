@@ -209,3 +209,20 @@ def test_report_points_at_the_earlier_cell_whose_failure_left_a_name_undefined()
     assert first.detail == "your code for Exercise 01.1 did not run: SyntaxError on line 2 of the cell: invalid syntax\n    def __init__(self:"
     assert second.detail.startswith("your code for Exercise 01.2 did not run: NameError: name 'Tensor' is not defined")
     assert "(but first: the code cell of Exercise 01.1 failed when it ran, SyntaxError on line 2" in second.detail
+
+
+def test_later_modules_run_on_the_students_own_export(scratch_course: Path) -> None:
+    """Module 02's notebook imports the student's Module 01 from tinytorch/: full marks once 01 is done and exported."""
+    source = read_notebook(scratch_course / "source_solutions/02_activations/02_activations.ipynb")
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: cell_source(c) for c in source["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    for grade_id, answer in answers.items():
+        set_exercise(scratch_course / "modules/02_activations/02_activations.ipynb", grade_id, answer)
+    environment = {"PYTHONPATH": str(scratch_course)}  # the kernels import this course's tinytorch/, as an editable install of it would
+    assert tito("export", cwd=scratch_course).returncode == 0
+    before = tito("test", "02", cwd=scratch_course, **environment)
+    assert before.returncode == 1 and "needs Exercise 01.1 first" in before.stdout, before.stdout
+    for number in range(1, 12):
+        set_exercise(scratch_course / "modules/01_tensor/01_tensor.ipynb", f"ex_01_{number}", solution_of(scratch_course, f"ex_01_{number}"))
+    assert tito("export", cwd=scratch_course).returncode == 0
+    after = tito("test", "02", cwd=scratch_course, **environment)
+    assert after.returncode == 0 and "score: 12/12 points" in after.stdout, after.stdout
