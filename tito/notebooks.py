@@ -116,7 +116,7 @@ def count_statuses(results: list[ExerciseResult]) -> str:
 def exercises_attempted(notebook: dict) -> tuple[int, int]:
     """(attempted, total) exercise cells of a saved notebook; partly done counts as attempted."""
     cells = [c for c in notebook["cells"] if nbgrader_meta(c).get("solution") and c.get("cell_type") == "code"]
-    attempted = sum(_progress(cell, exercise_id(nbgrader_meta(cell).get("grade_id", "")) or "")[0] != "not attempted" for cell in cells)
+    attempted = sum(_progress_of(cell, exercise_id(nbgrader_meta(cell).get("grade_id", "")) or "")[0] != "not attempted" for cell in cells)
     return attempted, len(cells)
 
 
@@ -170,7 +170,7 @@ def _judge(cell: dict, number: str, exercise_cell: dict | None, timeout: int) ->
     else:
         failure = f"{name}: {value}".strip()
     own_stub = name == "NotImplementedError" and value.startswith(stub_message(number, ""))
-    progress, remaining = _progress(exercise_cell, number) if exercise_cell else ("not attempted" if own_stub else "done", [])
+    progress, remaining = _progress_of(exercise_cell, number) if exercise_cell else ("not attempted" if own_stub else "done", [])
     if progress == "not attempted":
         return "not attempted", failure
     if progress == "partly done":
@@ -182,7 +182,7 @@ def _judge(cell: dict, number: str, exercise_cell: dict | None, timeout: int) ->
     return "failed", failure
 
 
-def _progress(exercise_cell: dict, number: str) -> tuple[str, list[str]]:
+def _progress_of(exercise_cell: dict, number: str) -> tuple[str, list[str]]:
     """How far the student got in an exercise cell: ("not attempted" | "partly done" | "done", stubs left).
 
     Not attempted: the cell is as released, or every stub it was released with is still there
