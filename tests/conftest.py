@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tito.cells import cell_source, nbgrader_meta
 from tito.export import export, package_root
 from tito.notebooks import run_notebook
 from tito.registry import SOURCE_DIR, Module
@@ -63,6 +64,11 @@ def write_notebook(path: Path, sources: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(notebook, indent=1))
     return path
+
+
+def exercise_sources(notebook: dict) -> dict[str, str]:
+    """{grade_id: source} of a notebook's exercise (nbgrader solution) cells, in notebook order."""
+    return {nbgrader_meta(cell)["grade_id"]: cell_source(cell) for cell in notebook["cells"] if nbgrader_meta(cell).get("solution")}
 
 
 def readme_commands(readme: str) -> list[list[str]]:

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import exercise_sources
 
-from tito.export import cell_source, read_notebook
+from tito.export import read_notebook
 from tito.grading import validate
 from tito.notebooks import exercise_results, run_notebook
 
@@ -30,8 +31,7 @@ def set_exercise(notebook_path: Path, grade_id: str, source: str) -> None:
 
 
 def solution_of(course: Path, grade_id: str) -> str:
-    notebook = read_notebook(course / "source_solutions/01_tensor/01_tensor.ipynb")
-    return next(cell_source(c) for c in notebook["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    return exercise_sources(read_notebook(course / "source_solutions/01_tensor/01_tensor.ipynb"))[grade_id]
 
 
 def test_test_solution_reports_full_marks(scratch_course: Path) -> None:
@@ -213,8 +213,7 @@ def test_report_points_at_the_earlier_cell_whose_failure_left_a_name_undefined()
 
 def test_later_modules_run_on_the_students_own_export(scratch_course: Path) -> None:
     """Module 02's notebook imports the student's Module 01 from tinytorch/: full marks once 01 is done and exported."""
-    source = read_notebook(scratch_course / "source_solutions/02_activations/02_activations.ipynb")
-    answers = {c["metadata"]["nbgrader"]["grade_id"]: cell_source(c) for c in source["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    answers = exercise_sources(read_notebook(scratch_course / "source_solutions/02_activations/02_activations.ipynb"))
     for grade_id, answer in answers.items():
         set_exercise(scratch_course / "modules/02_activations/02_activations.ipynb", grade_id, answer)
     environment = {"PYTHONPATH": str(scratch_course)}  # the kernels import this course's tinytorch/, as an editable install of it would
