@@ -21,6 +21,10 @@ from tito.registry import SOURCE_DIR, Module, load_modules
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = [m for m in load_modules(ROOT) if m.notebook(ROOT, SOURCE_DIR).exists()]
 IDS = [m.slug for m in MODULES]
+# nbgrader's own handling of tampered notebooks does not depend on the module's content: it is
+# checked on the first and the last module written, which keeps the suite within CI's time.
+ENDS = [MODULES[0], MODULES[-1]] if len(MODULES) > 1 else MODULES
+END_IDS = [m.slug for m in ENDS]
 
 
 def points_of(notebook: dict) -> dict[str, float]:
@@ -77,10 +81,17 @@ def test_solution_scores_full_points(course: Path, module: Module) -> None:
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
-def test_untouched_student_notebook_scores_zero(course: Path, module: Module) -> None:
+def test_untouched_student_notebook_scores_zero_and_its_feedback_hides_the_hidden_tests(course: Path, module: Module) -> None:
     submit(course, module, "blank", released(course, module))
     scores = autograde(course, module.slug, "blank")
     assert scores and total(scores) == 0, scores
+    api = nbgrader_api(course)
+    with grading_environment():
+        result = api.generate_feedback(module.slug, "blank")
+    assert result["success"], result.get("error")
+    html = (course / "feedback" / "blank" / module.slug / f"{module.slug}.html").read_text()
+    assert f"{list(points_of(released(course, module)))[0]}_" in html, "feedback shows the visible tests"
+    assert "HIDDEN TESTS" not in html and "_hidden" not in html
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
@@ -94,7 +105,7 @@ def test_half_done_scores_exactly_the_exercises_it_got_right(course: Path, modul
     assert {grade_id: score for grade_id, (score, _) in scores.items()} == expected
 
 
-@pytest.mark.parametrize("module", MODULES, ids=IDS)
+@pytest.mark.parametrize("module", ENDS, ids=END_IDS)
 def test_deleted_or_edited_test_cells_are_restored_and_graded(course: Path, module: Module) -> None:
     first, second, third = list(points_of(released(course, module)))[:3]
     notebook = filled_in(course, module, {first.replace("test_", "ex_")})  # the other exercises are not attempted: their real tests fail
@@ -113,7 +124,7 @@ def test_deleted_or_edited_test_cells_are_restored_and_graded(course: Path, modu
     assert "BEGIN HIDDEN TESTS" in cell_source(restored[0]), "the hidden tests run at grading time"
 
 
-@pytest.mark.parametrize("module", MODULES, ids=IDS)
+@pytest.mark.parametrize("module", ENDS, ids=END_IDS)
 def test_copy_pasted_locked_cell_does_not_crash_grading(course: Path, module: Module) -> None:
     notebook = filled_in(course, module, every_exercise(course, module))
     second = list(points_of(notebook))[1]
@@ -121,19 +132,6 @@ def test_copy_pasted_locked_cell_does_not_crash_grading(course: Path, module: Mo
     notebook["cells"].append(json.loads(json.dumps(test_cell)) | {"id": "pasted-copy"})
     submit(course, module, "paster", notebook)
     assert total(autograde(course, module.slug, "paster")) == module.points
-
-
-@pytest.mark.parametrize("module", MODULES, ids=IDS)
-def test_feedback_never_shows_hidden_tests(course: Path, module: Module) -> None:
-    submit(course, module, "fiona", released(course, module))
-    autograde(course, module.slug, "fiona")
-    api = nbgrader_api(course)
-    with grading_environment():
-        result = api.generate_feedback(module.slug, "fiona")
-    assert result["success"], result.get("error")
-    html = (course / "feedback" / "fiona" / module.slug / f"{module.slug}.html").read_text()
-    assert f"{list(points_of(released(course, module)))[0]}_" in html, "feedback shows the visible tests"
-    assert "HIDDEN TESTS" not in html and "_hidden" not in html
 
 
 def test_nbgrader_validate_passes_a_finished_notebook_and_not_a_blank_one(course: Path, tmp_path: Path) -> None:
@@ -169,7 +167,7 @@ def test_importing_the_answer_from_the_reference_scores_zero(course: Path, modul
     assert scores and total(scores) == 0, scores
 
 
-@pytest.mark.parametrize("module", MODULES, ids=IDS)
+@pytest.mark.parametrize("module", ENDS, ids=END_IDS)
 def test_importing_the_answer_scores_zero_with_the_stock_nbgrader_command(course: Path, module: Module) -> None:
     submit(course, module, "copycat-cli", importing_the_answer(course, module))
     environment = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}

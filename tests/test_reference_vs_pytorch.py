@@ -110,3 +110,105 @@ results["BCEWithLogitsLoss"] = worst(BCEWithLogitsLoss()(Tensor(binary_logits), 
 """)
     assert len(results) == 5
     assert {case: excess for case, excess in results.items() if excess > 0} == {}
+
+
+def test_gradients_match_pytorch_in_float64(reference_path: str, tmp_path: Path) -> None:
+    """Every differentiable operation, activation and loss, and a whole network, backward in float64 on both sides."""
+    results = compare(reference_path, tmp_path, """
+from tinytorch import Linear, ReLU, Sequential, Tensor
+from tinytorch.core.activations import LeakyReLU, LogSoftmax, Sigmoid, Softmax, Tanh
+from tinytorch.core.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
+torch.set_default_dtype(torch.float64)
+Tensor.float_dtype = np.float64
+rng = np.random.default_rng(3)
+
+def gradients(function, *arrays):
+    ours = [Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out_ours, out_theirs = function(ours, "ours"), function(theirs, "torch")
+    upstream = rng.normal(size=out_ours.shape)
+    out_ours.backward(upstream)
+    out_theirs.backward(torch.from_numpy(upstream))
+    return [(o.grad.data, t.grad) for o, t in zip(ours, theirs)]
+
+def case(name, function, *arrays):
+    for position, (o, t) in enumerate(gradients(function, *arrays)):
+        results[f"{name}, input {position}"] = worst(o, t)
+
+a, b, c = rng.normal(size=(4, 3)), rng.normal(size=(3,)), rng.uniform(0.5, 2, size=(4, 1))
+case("a + b - c * a / (c + 1)", lambda x, lib: x[0] + x[1] - x[2] * x[0] / (x[2] + 1.0), a, b, c)
+case("-a ** 3 + 2 / c", lambda x, lib: -x[0] ** 3 + 2.0 / x[1], a, c)
+case("exp, log", lambda x, lib: x[0].exp() + x[1].log(), a, c)
+case("matmul (2, 4, 3) @ (3, 5)", lambda x, lib: x[0] @ x[1], rng.normal(size=(2, 4, 3)), rng.normal(size=(3, 5)))
+case("matmul (3,) @ (3, 5)", lambda x, lib: x[0] @ x[1], rng.normal(size=(3,)), rng.normal(size=(3, 5)))
+distinct = rng.permutation(24).reshape(2, 3, 4).astype(np.float64)
+case("sum, mean over axes", lambda x, lib: x[0].sum(axis=(0, 2)) + (x[0].mean(axis=1, keepdims=True) if lib == "ours" else x[0].mean(dim=1, keepdim=True)).sum(axis=0).sum(axis=-1) if lib == "ours"
+     else x[0].sum(dim=(0, 2)) + x[0].mean(dim=1, keepdim=True).sum(dim=0).sum(dim=-1), distinct)
+case("max over axis 1", lambda x, lib: x[0].max(axis=1) if lib == "ours" else x[0].amax(dim=1), distinct)
+case("reshape, transpose", lambda x, lib: x[0].reshape(4, 6).transpose(1, 0) if lib == "ours" else x[0].reshape(4, 6).permute(1, 0), distinct)
+index = np.array([0, 2, 2, 1, 0, 0])
+case("indexing with repeats", lambda x, lib: x[0][index] if lib == "ours" else x[0][torch.from_numpy(index)], rng.normal(size=(3, 4)))
+x = rng.normal(scale=3.0, size=(6, 5))
+for ours, theirs in [(ReLU(), torch.nn.ReLU()), (LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)), (Sigmoid(), torch.nn.Sigmoid()), (Tanh(), torch.nn.Tanh()),
+                     (Softmax(), torch.nn.Softmax(dim=-1)), (Softmax(axis=0), torch.nn.Softmax(dim=0)), (LogSoftmax(), torch.nn.LogSoftmax(dim=-1))]:
+    case(repr(ours), lambda v, lib, ours=ours, theirs=theirs: (ours if lib == "ours" else theirs)(v[0]), x)
+labels = rng.integers(0, 5, size=6)
+targets = rng.normal(size=(6, 5))
+for reduction in ("mean", "sum", "none"):
+    case(f"CrossEntropyLoss({reduction})", lambda v, lib, r=reduction: CrossEntropyLoss(reduction=r)(v[0], labels) if lib == "ours"
+         else torch.nn.CrossEntropyLoss(reduction=r)(v[0], torch.from_numpy(labels)), x)
+case("MSELoss", lambda v, lib: MSELoss()(v[0], v[1]) if lib == "ours" else torch.nn.MSELoss()(v[0], v[1]), x, targets)
+case("L1Loss", lambda v, lib: L1Loss()(v[0], targets) if lib == "ours" else torch.nn.L1Loss()(v[0], torch.from_numpy(targets)), x)
+probabilities = rng.random(size=(6, 5))
+case("BCEWithLogitsLoss", lambda v, lib: BCEWithLogitsLoss()(v[0], probabilities) if lib == "ours"
+     else torch.nn.BCEWithLogitsLoss()(v[0], torch.from_numpy(probabilities)), x)
+
+ours = Sequential(Linear(20, 16, rng=rng), ReLU(), Linear(16, 10, rng=rng))
+theirs = torch.nn.Sequential(torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+with torch.no_grad():
+    for i in (0, 2):
+        ours[i].weight.data = ours[i].weight.data.astype(np.float64)
+        ours[i].bias.data = rng.normal(size=ours[i].bias.shape)
+        theirs[i].weight.copy_(torch.from_numpy(ours[i].weight.data.T.copy()))
+        theirs[i].bias.copy_(torch.from_numpy(ours[i].bias.data))
+batch, batch_labels = rng.normal(size=(32, 20)), rng.integers(0, 10, size=32)
+CrossEntropyLoss()(ours(Tensor(batch)), batch_labels).backward()
+torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(batch)), torch.from_numpy(batch_labels)).backward()
+for i in (0, 2):
+    results[f"network layer {i} weight gradient"] = worst(ours[i].weight.grad.data, theirs[i].weight.grad.T)
+    results[f"network layer {i} bias gradient"] = worst(ours[i].bias.grad.data, theirs[i].bias.grad)
+""")
+    assert len(results) == 33, sorted(results)
+    assert {case: excess for case, excess in results.items() if excess > 0} == {}
+
+
+def test_optimizer_steps_match_pytorch_in_float64(reference_path: str, tmp_path: Path) -> None:
+    results = compare(reference_path, tmp_path, """
+from tinytorch import Tensor
+from tinytorch.core.optimizers import SGD, Adam
+torch.set_default_dtype(torch.float64)
+Tensor.float_dtype = np.float64
+rng = np.random.default_rng(4)
+start = [rng.normal(size=(3, 4)), rng.normal(size=(4,))]
+steps = [[rng.normal(size=(3, 4)), rng.normal(size=(4,))] for _ in range(6)]
+settings = [
+    ("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.05, "momentum": 0.9}), ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.01}), ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.1, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.05}),
+]
+for name, options in settings:
+    ours = [Tensor(p, requires_grad=True) for p in start]
+    theirs = [torch.tensor(p, requires_grad=True) for p in start]
+    ours_optimizer = (SGD if name == "SGD" else Adam)(ours, **options)
+    theirs_optimizer = (torch.optim.SGD if name == "SGD" else torch.optim.Adam)(theirs, **options)
+    for number, grads in enumerate(steps, start=1):
+        for o, t, g in zip(ours, theirs, grads):
+            o.grad = Tensor(g)
+            t.grad = torch.from_numpy(g.copy())
+        ours_optimizer.step()
+        theirs_optimizer.step()
+    for position, (o, t) in enumerate(zip(ours, theirs)):
+        results[f"{name}({options}) parameter {position} after 6 steps"] = worst(o.data, t)
+""")
+    assert len(results) == 12
+    assert {case: excess for case, excess in results.items() if excess > 0} == {}

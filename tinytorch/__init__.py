@@ -6,5 +6,9 @@ from tinytorch.core.tensor import Tensor
 from tinytorch.core.activations import ReLU, Sigmoid, Tanh, Softmax
 from tinytorch.core.layers import Module, Linear, Sequential
 from tinytorch.core.losses import MSELoss, CrossEntropyLoss
+from tinytorch.core.autograd import Function, no_grad, gradcheck
+from tinytorch.core.optimizers import Optimizer, SGD, Adam
+from tinytorch.core.training import Trainer, accuracy
+from tinytorch.data.loader import Dataset, TensorDataset, DataLoader, load_tinydigits, load_mnist
 
-__all__ = ['Tensor', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Module', 'Linear', 'Sequential', 'MSELoss', 'CrossEntropyLoss']
+__all__ = ['Tensor', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Module', 'Linear', 'Sequential', 'MSELoss', 'CrossEntropyLoss', 'Function', 'no_grad', 'gradcheck', 'Optimizer', 'SGD', 'Adam', 'Trainer', 'accuracy', 'Dataset', 'TensorDataset', 'DataLoader', 'load_tinydigits', 'load_mnist']

@@ -180,3 +180,71 @@ def check_raises(
     except Exception as other:
         raise _fail(what, f"raised {type(other).__name__}({other}); expected a {error_type.__name__}", "") from other
     raise _fail(what, f"returned without an error; expected a {error_type.__name__}", "")
+
+
+def numeric_gradient(function: Callable[[], float], array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """d function() / d array by central differences, changing `array` in place one element at a time."""
+    gradient = np.zeros(array.shape, dtype=np.float64)
+    for index in np.ndindex(array.shape):
+        saved = array[index]
+        array[index] = saved + eps
+        above = function()
+        array[index] = saved - eps
+        below = function()
+        array[index] = saved
+        gradient[index] = (above - below) / (2 * eps)
+    return gradient
+
+
+def check_backward(
+    tensor_type: type,
+    operation: Callable[..., Any],
+    arrays: list[Any],
+    what: str,
+    hint: str = "",
+    wrt: tuple[int, ...] | None = None,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+) -> None:
+    """Check the backward rule of the one operation `operation(*tensors)` against central differences.
+
+    Runs in float64 (`tensor_type.float_dtype` set for the duration). The tensors made from
+    `arrays` require grad (those listed in `wrt`, default all); the recorded node's own
+    `backward(upstream)` is called with a random upstream gradient, so the check depends on the
+    rule alone, not on an engine. Each returned gradient must be an array of its input's shape
+    and equal d sum(output * upstream) / d input.
+    """
+    wrt = tuple(range(len(arrays))) if wrt is None else wrt
+    previous = tensor_type.float_dtype
+    tensor_type.float_dtype = np.float64
+    try:
+        wide = [np.array(array, dtype=np.float64) for array in arrays]
+        tensors = [tensor_type(array, requires_grad=position in wrt) for position, array in enumerate(wide)]
+        output = evaluate(lambda: operation(*tensors), what, hint)
+        node = getattr(output, "grad_fn", None)
+        if node is None:
+            raise _fail(what, "recorded no graph node (output.grad_fn is None)", "the operation's Function must be registered, and recorded when an input requires grad")
+        upstream = np.random.default_rng(0).normal(size=output.shape)
+        gradients = evaluate(lambda: node.backward(upstream.copy()), f"{what}: backward", hint)
+        if not isinstance(gradients, tuple) or len(gradients) > len(node.inputs):
+            raise _fail(f"{what}: backward", f"returned {type(gradients).__name__} {str(gradients)[:80]}; expected a tuple of up to {len(node.inputs)} gradients, one per input (None where no gradient is needed)", hint)
+        gradients = gradients + (None,) * (len(node.inputs) - len(gradients))
+        for position in wrt:
+            tensor = tensors[position]
+            slots = [slot for slot, argument in enumerate(node.inputs) if argument is tensor]
+            parts = [gradients[slot] for slot in slots if gradients[slot] is not None]
+            got = None if not parts else parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+            name = f"{what}: the gradient of input {position}"
+            if got is None:
+                raise _fail(name, "is None, but this input requires grad", hint)
+            got = np.asarray(getattr(got, "data", got))
+            if got.shape != tensor.shape:
+                raise _fail(name, f"got shape {got.shape}; expected {tensor.shape}, the input's own shape", hint or "sum over the axes that broadcasting added (unbroadcast)")
+
+            def projected() -> float:
+                return float((np.asarray(operation(*tensors).data, dtype=np.float64) * upstream).sum())
+
+            expected = numeric_gradient(projected, tensor.data)
+            check_close(got, expected, name, atol=atol, rtol=rtol, hint=hint)
+    finally:
+        tensor_type.float_dtype = previous

@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-from tito.datasets import DatasetError
 from tito.export import ExportError, differences, export, module_file, package_root, read_notebook
 from tito.grading import GradingError, release, release_differences
 from tito.notebooks import CELL_TIMEOUT, ExerciseResult, KernelError, count_statuses, exercise_results, exercises_attempted, run_notebook
@@ -209,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         code = args.run(args, course_root())
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not as a traceback at exit
         return code
-    except (RegistryError, ExportError, GradingError, DatasetError, KernelError) as error:
+    except (RegistryError, ExportError, GradingError, KernelError) as error:
         print(f"tito: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:

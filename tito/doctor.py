@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from tito.datasets import verify_datasets
+from tito import datasets
 from tito.registry import RegistryError, load_modules
 
 Check = tuple[bool, str, str]  # (ok, what was checked, how to fix it)
@@ -100,7 +100,11 @@ def check_registry(root: Path) -> Check:
 
 
 def check_datasets() -> list[Check]:
-    problems = verify_datasets()
+    try:
+        problems = datasets.verify_datasets()
+    except Exception as error:  # the data code itself is missing or broken
+        return [(False, f"the course's data code (tinytorch/data/loader.py) could not be used: {type(error).__name__}: {error}",
+                 "restore it with `git checkout -- tinytorch/data/loader.py`, or fix your Module 08 export and run `tito export`")]
     if not problems:
         return [(True, "datasets/ (TinyDigits and MNIST) present and intact", "")]
     return [(False, problem, "") for problem in problems]  # each problem already says how to restore the file

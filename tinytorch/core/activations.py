@@ -7,13 +7,17 @@
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, apply
 
 __all__ = ["Activation", "Step", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
 
 
 class Activation:
-    """What every activation shares: `activation(x)` checks that x is a Tensor and returns forward(x)."""
+    """What every activation shares: `activation(x)` checks that x is a Tensor and returns forward(x).
+
+    forward runs through Module 01's `apply`, under the class's name ("ReLU"): Module 05 hooks
+    each activation's backward rule in there, so forward stays the one definition of the math.
+    """
 
     def __call__(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
@@ -21,7 +25,7 @@ class Activation:
                 f"{type(self).__name__} expects a Tensor, got a {type(x).__name__}: "
                 f"wrap the numbers first, {type(self).__name__}()(Tensor(...))."
             )
-        return self.forward(x)
+        return apply(type(self).__name__, type(self).forward, self, x)
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__}.forward")

@@ -6,24 +6,54 @@
 """TinyTorch's Tensor: an n-dimensional array of numbers on top of numpy (Module 01)."""
 
 import builtins
+import functools
 
 import numpy as np
 
-__all__ = ["Tensor", "add_to_class"]
+__all__ = ["Tensor", "add_to_class", "apply", "GRAD_RULES"]
+
+#: Backward rules by operation name ("Tensor.__mul__", "ReLU", ...). Empty until Module 05
+#: (Autograd) registers one rule per operation; `apply` consults it.
+GRAD_RULES: dict = {}
+
+
+def apply(name: str, forward, *args, **kwargs):
+    """Run the operation called `name`: forward(*args, **kwargs). Every operation passes here.
+
+    Until Module 05 this only calls `forward`. Module 05 registers a backward rule per operation
+    name in GRAD_RULES; the rule then runs the same `forward` and records it in the graph.
+    One forward per operation (yours, from this module), one backward (Module 05's).
+    """
+    rule = GRAD_RULES.get(name)
+    if rule is None:
+        return forward(*args, **kwargs)
+    return rule.apply(forward, *args, **kwargs)
 
 
 def add_to_class(cls):
     """Attach the decorated function to `cls` as a method, so a class can grow cell by cell.
 
-    Works for functions and properties. The `def` also binds its name where it is written, so
-    when that name is a Python built-in (`sum`, `max`) the decorator hands back the built-in:
-    defining the method `Tensor.sum` does not hide Python's `sum` from the code around it.
+    Works for functions and properties. A method runs through `apply` under the name
+    "Class.method" (e.g. "Tensor.__add__"), the one point where Module 05 hooks in gradients.
+    The `def` also binds its name where it is written, so when that name is a Python built-in
+    (`sum`, `max`) the decorator hands back the built-in: defining the method `Tensor.sum` does
+    not hide Python's `sum` from the code around it.
     """
 
     def attach(member):
-        function = member.fget if isinstance(member, property) else member
-        setattr(cls, function.__name__, member)
-        return getattr(builtins, function.__name__, member)
+        if isinstance(member, property):
+            name = member.fget.__name__
+            setattr(cls, name, member)
+        else:
+            name = member.__name__
+            operation = f"{cls.__name__}.{name}"
+
+            @functools.wraps(member)
+            def method(*args, **kwargs):
+                return apply(operation, member, *args, **kwargs)
+
+            setattr(cls, name, method)
+        return getattr(builtins, name, member)
 
     return attach
 
@@ -40,6 +70,14 @@ class Tensor:
     # the Tensor's reflected method (tensor.__radd__(array)) instead of looping over it.
     __array_ufunc__ = None
 
+    # The dtype floating data is stored in. float32 halves the memory and time of float64 and is
+    # what networks train in; Module 05's gradcheck sets float64 for a moment to measure precisely.
+    float_dtype = np.float32
+
+    # The operation that made this tensor (a node of the computation graph), recorded from
+    # Module 05 on; None for a tensor made directly from numbers.
+    grad_fn = None
+
     def __init__(self, data, requires_grad: bool = False) -> None:
         """Wrap a copy of `data` as a Tensor.
 
@@ -52,7 +90,7 @@ class Tensor:
         Tensor([1, 2], requires_grad=True) -> ValueError: only floating data can have gradients
         """
         # TODO: unwrap a Tensor to its .data; copy into a numpy array; convert floating dtypes to
-        # float32; reject requires_grad=True on non-floating data (ValueError naming requires_grad
+        # Tensor.float_dtype; reject requires_grad=True on non-floating data (ValueError naming requires_grad
         # and the dtype); store self.data, self.requires_grad and self.grad = None.
         raise NotImplementedError("Exercise 01.1: Tensor.__init__")
 
