@@ -51,6 +51,7 @@ def scratch_course(tmp_path: Path) -> Path:
         shutil.copy2(ROOT / name, course / name)
     for folder in ("source_solutions", "modules"):
         shutil.copytree(ROOT / folder, course / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
     return course
 
 

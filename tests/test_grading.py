@@ -40,6 +40,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("modules.toml", "nbgrader_config.py"):
         shutil.copy2(ROOT / name, course / name)
     shutil.copytree(ROOT / "source_solutions", course / "source_solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)  # Module 08 loads the course's data
     release(course)
     return course
 

@@ -358,7 +358,7 @@ RIGHT_ANSWERS = [
     WrongAnswer("C", "01.1", "float32-by-astype-copy", "array = array.astype(Tensor.float_dtype, copy=False)", "array = array.astype(Tensor.float_dtype)", ()),
     WrongAnswer("R", "02.4", "tanh-from-sigmoid", "return Tensor(np.tanh(x.data))", "return Tensor(2 * Sigmoid()(Tensor(2 * x.data)).data - 1)", ()),
     WrongAnswer("R", "05.4", "exp-recomputed", "return (grad * self.output,)", "return (grad * np.exp(self.inputs[0].data),)", ()),
-    WrongAnswer("R", "05.10", "softmax-written-out", "gradient = Softmax()(Tensor(logits.data)).data", "gradient = np.exp(logits.data - logits.data.max(axis=1, keepdims=True))\n        gradient /= gradient.sum(axis=1, keepdims=True)", ()),
+    WrongAnswer("R", "05.10", "softmax-by-module-02", "gradient = np.exp(logits.data - logits.data.max(axis=1, keepdims=True))  # a stable softmax, in place\n        gradient /= gradient.sum(axis=1, keepdims=True)\n", "gradient = Softmax()(Tensor(logits.data)).data\n", ()),
     WrongAnswer("R", "02.1", "relu-by-mask", "return Tensor(np.maximum(x.data, 0))", "return Tensor(x.data * (x.data > 0))", ()),
 ]
 

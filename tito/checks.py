@@ -241,10 +241,10 @@ def check_backward(
             if got.shape != tensor.shape:
                 raise _fail(name, f"got shape {got.shape}; expected {tensor.shape}, the input's own shape", hint or "sum over the axes that broadcasting added (unbroadcast)")
 
-            def projected() -> float:
+            def weighted_output() -> float:
                 return float((np.asarray(operation(*tensors).data, dtype=np.float64) * upstream).sum())
 
-            expected = numeric_gradient(projected, tensor.data)
+            expected = numeric_gradient(weighted_output, tensor.data)
             check_close(got, expected, name, atol=atol, rtol=rtol, hint=hint)
     finally:
         tensor_type.float_dtype = previous

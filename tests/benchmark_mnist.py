@@ -1,0 +1,143 @@
+"""Benchmark: seconds per MNIST epoch (batch 64) of the 784 -> 128 -> 10 MLP, trained by
+(a) the tinytorch reference export (DataLoader, autograd, SGD), (b) the same step written by hand
+in numpy (the floor of this design), and (c) PyTorch when it is installed. Figures, not a test:
+
+    python tests/benchmark_mnist.py [--steps 300] [--rounds 5]
+
+One BLAS thread for all, contenders interleaved in one process (a busy machine slows them alike),
+the best round of each reported; each trains for the same number of steps on the same batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH, STEPS_PER_EPOCH = 64, 60000 // 64 + 1
+
+
+def reference_tinytorch():
+    """Import the reference export (exported fresh from source_solutions/) rather than the students' package."""
+    from tito.export import export, package_root
+    from tito.registry import SOURCE_DIR
+
+    export(ROOT, SOURCE_DIR)
+    sys.path.insert(0, str(package_root(ROOT, SOURCE_DIR)))
+    import tinytorch
+
+    assert Path(tinytorch.__file__).is_relative_to(package_root(ROOT, SOURCE_DIR)), tinytorch.__file__
+    return tinytorch
+
+
+def tinytorch_trainer(tt, X, y, steps):
+    from tinytorch.core.layers import manual_seed
+
+    manual_seed(0)
+    model = tt.Sequential(tt.Linear(784, 128), tt.ReLU(), tt.Linear(128, 10))
+    optimizer = tt.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = tt.CrossEntropyLoss()
+    loader = tt.DataLoader(tt.TensorDataset(X, y), batch_size=BATCH, shuffle=True, seed=0)
+
+    def run():
+        batches = iter(loader)
+        for _ in range(steps):
+            xb, yb = next(batches)
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
+def numpy_trainer(X, y, steps):
+    rng = np.random.default_rng(0)
+    W1 = (rng.normal(size=(784, 128)) * np.sqrt(2 / 784)).astype(np.float32)
+    W2 = (rng.normal(size=(128, 10)) * np.sqrt(2 / 128)).astype(np.float32)
+    b1, b2 = np.zeros(128, np.float32), np.zeros(10, np.float32)
+    params = [W1, b1, W2, b2]
+    velocity = [np.zeros_like(p) for p in params]
+    order = rng.permutation(len(X))
+
+    def run():
+        for step in range(steps):
+            index = order[step * BATCH:(step + 1) * BATCH]
+            xb, yb = X[index], y[index]
+            hidden = xb @ W1 + b1
+            active = np.maximum(hidden, 0)
+            logits = active @ W2 + b2
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            p[np.arange(len(yb)), yb] -= 1
+            p /= len(yb)
+            d_hidden = (p @ W2.T) * (hidden > 0)
+            grads = [xb.T @ d_hidden, d_hidden.sum(axis=0), active.T @ p, p.sum(axis=0)]
+            for param, v, g in zip(params, velocity, grads):
+                v *= 0.9
+                v += g
+                param -= 0.05 * v
+
+    return run
+
+
+def torch_trainer(X, y, steps):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+    order = torch.from_numpy(np.random.default_rng(0).permutation(len(X)))
+
+    def run():
+        for step in range(steps):
+            index = order[step * BATCH:(step + 1) * BATCH]
+            optimizer.zero_grad()
+            loss = loss_fn(model(X_t[index]), y_t[index])
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
+    options = parser.parse_args()
+    tt = reference_tinytorch()
+    (X, y), _ = tt.load_mnist()
+    X = X.reshape(len(X), -1)
+    contenders = {"tinytorch (reference)": tinytorch_trainer(tt, X, y, options.steps), "numpy by hand": numpy_trainer(X, y, options.steps)}
+    if (torch_run := torch_trainer(X, y, options.steps)) is not None:
+        contenders["PyTorch (CPU)"] = torch_run
+    best = dict.fromkeys(contenders, float("inf"))
+    for run in contenders.values():
+        run()  # warm up
+    for _ in range(options.rounds):
+        for name, run in contenders.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    floor = best["numpy by hand"]
+    print(f"MNIST 784 -> 128 -> 10, batch {BATCH}, SGD momentum 0.9; {options.steps} steps x {options.rounds} rounds, best round; 1 BLAS thread")
+    for name, seconds in best.items():
+        per_epoch = seconds / options.steps * STEPS_PER_EPOCH
+        print(f"  {name:22s} {seconds / options.steps * 1e3:6.3f} ms/step  {per_epoch:6.2f} s/epoch  {seconds / floor:5.2f}x the numpy floor")
+
+
+if __name__ == "__main__":
+    main()
