@@ -39,7 +39,7 @@ def test_readme_has_a_student_path_and_an_instructor_path_whose_test_command_ci_
     readme = (ROOT / "README.md").read_text()
     student, instructor = readme_commands(readme)[:2]
     assert student == [
-        "python3 -m venv .venv && .venv/bin/pip install -e .",
+        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/tito milestone 03",
         ".venv/bin/tito doctor",
         ".venv/bin/jupyter lab",
         ".venv/bin/tito test 01",

@@ -134,6 +134,9 @@ def test_the_readme_student_commands_work_in_the_copy(copies: tuple[Path, Path],
 
     installed = subprocess.run(install, shell=True, cwd=students, capture_output=True, text=True, env=environment, timeout=900)
     assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+    # ... and then the milestone: in a fresh copy it names the first exercise to finish, with no reference to fall back to
+    assert "Your tinytorch is not complete yet: finish Module 01, Exercise 01.1 (Tensor.__init__)" in installed.stdout, installed.stdout[-2000:]
+    assert "reference" not in installed.stdout.split("Your tinytorch is not complete yet")[-1]
 
     checked = subprocess.run(doctor.split(), cwd=students, capture_output=True, text=True, env=environment, timeout=300)
     assert checked.returncode == 0 and "everything looks fine" in checked.stdout, checked.stdout + checked.stderr

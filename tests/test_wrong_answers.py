@@ -235,7 +235,7 @@ WRONG_ANSWERS = [
     WrongAnswer("A", "05.5", "transpose-forgotten", "grad2 @ np.swapaxes(b2, -1, -2)", "grad2 @ b2",
                 ("a @ b, shapes (3, 4) @ (4, 2): backward: raised ValueError", "grad @ b.T")),
     WrongAnswer("B", "05.5", "batch-not-summed", "unbroadcast(np.swapaxes(a2, -1, -2) @ grad2, b2.shape)", "(np.swapaxes(a2, -1, -2) @ grad2)",
-                ("x @ b, shapes (2, 3, 4) @ (4, 2): backward: raised ValueError", "unbroadcast")),
+                ("x @ b, shapes (2, 3, 4) @ (4, 2): the gradient of input 1: got shape (2, 4, 2); expected (4, 2)", "unbroadcast")),
     WrongAnswer("A", "05.6", "mean-over-everything", "count = x.size // self.output.size", "count = x.size",
                 ("x.mean(axis=0), (2, 3) -> (3,): the gradient of input 0: values differ", "divide by x.size // output.size")),
     WrongAnswer("05.6y", "05.6", "axis-not-restored", "    if axis is not None and not keepdims:\n        grad = np.expand_dims(grad, axis)\n", "",

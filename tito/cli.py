@@ -1,4 +1,4 @@
-"""`tito`, the course's command line: export, release, test, status, doctor."""
+"""`tito`, the course's command line: export, release, test, status, doctor, milestone."""
 
 from __future__ import annotations
 
@@ -178,6 +178,12 @@ def cmd_doctor(args: argparse.Namespace, root: Path) -> int:
     return 1 if problems else 0
 
 
+def cmd_milestone(args: argparse.Namespace, root: Path) -> int:
+    from tito.milestones import run_milestone
+
+    return run_milestone(root, args.number, args.reference)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tito", description="TinyTorch course tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     test_cmd.set_defaults(run=cmd_test)
     commands.add_parser("status", help="per module: exercises attempted, tests passing, exported").set_defaults(run=cmd_status)
     commands.add_parser("doctor", help="check the installation and say how to fix what is wrong").set_defaults(run=cmd_doctor)
+    milestone_cmd = commands.add_parser("milestone", help="run a milestone's notebooks headless and report their accuracy and time")
+    milestone_cmd.add_argument("number", help="the milestone's number, e.g. 03")
+    milestone_cmd.add_argument("--reference", action="store_true", help="run on the course's reference solution instead of your tinytorch")
+    milestone_cmd.set_defaults(run=cmd_milestone)
     return parser
 
 

@@ -145,6 +145,17 @@ class Tensor:
         """Forget the accumulated gradient: .grad becomes None again."""
         self.grad = None
 
+    @classmethod
+    def from_numpy(cls, array: np.ndarray) -> "Tensor":
+        """A Tensor holding `array` itself, not a copy (as torch.from_numpy does), for code that has just
+        made the array and hands it over, saving the copy Tensor(array) makes. A floating array of
+        another dtype is converted to float_dtype (that makes one copy)."""
+        tensor = cls(0.0)  # a fresh tensor: requires_grad False, grad None ...
+        if array.dtype.kind == "f" and array.dtype != cls.float_dtype:
+            array = array.astype(cls.float_dtype)
+        tensor.data = array  # ... holding the array itself
+        return tensor
+
     def detach(self) -> "Tensor":
         """A new Tensor with the same data that tracks no gradient (requires_grad False).
 

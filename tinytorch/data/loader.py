@@ -261,7 +261,8 @@ class DataLoader:
 def __iter__(self):
     """One epoch: the batches in order (or a fresh shuffle), each a tuple of Tensors."""
     # TODO: the order; for start in range(0, N, batch_size): indices = order[start:start + batch_size];
-    # skip an incomplete last batch with drop_last; yield tuple(Tensor(array) for array in self.dataset[indices]).
+    # skip an incomplete last batch with drop_last; yield the batch's arrays as Tensors (Tensor.from_numpy: they
+    # were just gathered, so no second copy is needed).
     raise NotImplementedError("Exercise 08.5: DataLoader.__iter__")
 
 
