@@ -77,7 +77,9 @@ def numpy_trainer(X, y, steps):
             logits = active @ W2 + b2
             p = np.exp(logits - logits.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
-            p[np.arange(len(yb)), yb] -= 1
+            rows = np.arange(len(yb))
+            float(-np.log(p[rows, yb]).mean())  # the loss, which every training step reports (the others compute it too)
+            p[rows, yb] -= 1
             p /= len(yb)
             d_hidden = (p @ W2.T) * (hidden > 0)
             grads = [xb.T @ d_hidden, d_hidden.sum(axis=0), active.T @ p, p.sum(axis=0)]
