@@ -84,3 +84,8 @@ def test_the_scripts_run_from_a_terminal(name: str, reference_path: str) -> None
 def test_an_incomplete_library_is_named_by_its_first_unfinished_exercise() -> None:
     problem = library_problem(FOLDER, {})  # the course's starting package: every exercise still a stub
     assert problem == "finish Module 01, Exercise 01.1 (Tensor.__init__), export it (tito export), then run this again"
+
+
+def test_a_complete_library_passes_the_check(reference_path: str) -> None:
+    """The check run before training accepts a finished library (here the reference), so a student's own is used."""
+    assert library_problem(FOLDER, {"PYTHONPATH": reference_path}) is None
