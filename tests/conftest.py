@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -22,11 +23,17 @@ def root() -> Path:
     return ROOT
 
 
+@functools.cache
+def exported_reference() -> Path:
+    """The reference package, exported from source_solutions/ once per test run (also at collection time)."""
+    export(ROOT, SOURCE_DIR)
+    return package_root(ROOT, SOURCE_DIR)
+
+
 @pytest.fixture(scope="session")
 def reference_path() -> str:
     """The reference package (exported from source_solutions/), for PYTHONPATH."""
-    export(ROOT, SOURCE_DIR)
-    return str(package_root(ROOT, SOURCE_DIR))
+    return str(exported_reference())
 
 
 @pytest.fixture(scope="session")

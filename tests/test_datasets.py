@@ -11,14 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import ROOT, exported_reference
+
 from tito.datasets import data_module
-from tito.export import export, package_root
-from tito.registry import SOURCE_DIR
 
 # The one implementation of the data files is Module 08's loader; its reference export is tested here.
-ROOT = Path(__file__).resolve().parent.parent
-export(ROOT, SOURCE_DIR)
-loader = data_module(package_root(ROOT, SOURCE_DIR) / "tinytorch" / "data" / "loader.py", name="_reference_course_data")
+loader = data_module(exported_reference() / "tinytorch" / "data" / "loader.py", name="_reference_course_data")
 ENV_VAR, DatasetError, data_root = loader.ENV_VAR, loader.DatasetError, loader.data_root
 load_mnist, load_tinydigits, verify_datasets = loader.load_mnist, loader.load_tinydigits, loader.verify_datasets
 REPO_DATA = ROOT / "datasets"

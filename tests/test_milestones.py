@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import numpy as np
 import pytest
 
 from tito.milestones import EXECUTED_DIR, TRAINED_DIR, library_problem, milestone_notebooks, run_milestone
@@ -56,6 +57,7 @@ def test_the_notebooks_reach_their_targets_on_the_reference(milestone_run) -> No
         figures = json.loads((FOLDER / TRAINED_DIR / f"{name}.json").read_text())
         missed = {key: figures[key] for key, (relation, bound) in targets.items() if not meets(figures[key], relation, bound)}
         assert not missed and figures["targets_met"], (name, figures)
+        assert abs(figures["initial_loss"] - np.log(10)) < 0.25, figures  # an untrained network starts near ln 10 (chance)
         assert "reference solution" in figures["tinytorch"]
 
 

@@ -42,6 +42,12 @@ def compare(reference_path: str, tmp_path: Path, body: str) -> dict[str, float]:
     return json.loads(run.stdout.splitlines()[-1])
 
 
+def assert_all_within_tolerance(results: dict[str, float], cases: int) -> None:
+    """Every one of the `cases` comparisons ran, and none exceeded the tolerance."""
+    assert len(results) == cases, sorted(results)
+    assert {case: excess for case, excess in results.items() if excess > 0} == {}
+
+
 def test_activations_match_pytorch(reference_path: str, tmp_path: Path) -> None:
     results = compare(reference_path, tmp_path, """
 from tinytorch import Tensor
@@ -58,8 +64,7 @@ pairs = [
 for ours, theirs, data in pairs:
     results[f"{ours!r} on {data.shape}"] = worst(ours(Tensor(data)).data, theirs(torch.from_numpy(data)))
 """)
-    assert len(results) == 9
-    assert {case: excess for case, excess in results.items() if excess > 0} == {}
+    assert_all_within_tolerance(results, cases=9)
 
 
 def test_linear_and_sequential_match_pytorch_with_the_same_weights(reference_path: str, tmp_path: Path) -> None:
@@ -86,8 +91,7 @@ y = rng.normal(size=(2, 4, 5)).astype(np.float32)
 results["Linear(5, 3, bias=False) on (2, 4, 5)"] = worst(plain(Tensor(y)).data, torch_plain(torch.from_numpy(y)))
 results["parameter count"] = float(abs(sum(p.size for p in ours.parameters()) - sum(p.numel() for p in theirs.parameters())))
 """)
-    assert len(results) == 5
-    assert {case: excess for case, excess in results.items() if excess > 0} == {}
+    assert_all_within_tolerance(results, cases=5)
 
 
 def test_losses_match_pytorch(reference_path: str, tmp_path: Path) -> None:
@@ -108,8 +112,7 @@ binary_targets = rng.integers(0, 2, size=32).astype(np.float32)
 results["BCEWithLogitsLoss"] = worst(BCEWithLogitsLoss()(Tensor(binary_logits), binary_targets).data,
                                      torch.nn.BCEWithLogitsLoss()(torch.from_numpy(binary_logits), torch.from_numpy(binary_targets)))
 """)
-    assert len(results) == 5
-    assert {case: excess for case, excess in results.items() if excess > 0} == {}
+    assert_all_within_tolerance(results, cases=5)
 
 
 def test_gradients_match_pytorch_in_float64(reference_path: str, tmp_path: Path) -> None:
@@ -178,8 +181,7 @@ for i in (0, 2):
     results[f"network layer {i} weight gradient"] = worst(ours[i].weight.grad.data, theirs[i].weight.grad.T)
     results[f"network layer {i} bias gradient"] = worst(ours[i].bias.grad.data, theirs[i].bias.grad)
 """)
-    assert len(results) == 33, sorted(results)
-    assert {case: excess for case, excess in results.items() if excess > 0} == {}
+    assert_all_within_tolerance(results, cases=33)
 
 
 def test_optimizer_steps_match_pytorch_in_float64(reference_path: str, tmp_path: Path) -> None:
@@ -210,5 +212,4 @@ for name, options in settings:
     for position, (o, t) in enumerate(zip(ours, theirs)):
         results[f"{name}({options}) parameter {position} after 6 steps"] = worst(o.data, t)
 """)
-    assert len(results) == 12
-    assert {case: excess for case, excess in results.items() if excess > 0} == {}
+    assert_all_within_tolerance(results, cases=12)

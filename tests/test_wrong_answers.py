@@ -244,6 +244,8 @@ WRONG_ANSWERS = [
                 ("x[[0, 2, 0, 0]]: row 0 picked three times: the gradient of input 0: values differ", "np.add.at")),
     WrongAnswer("B", "05.7", "transpose-not-inverted", "grad.transpose(np.argsort(axes))", "grad.transpose(axes)",
                 ("c.transpose(1, 2, 0), (2, 3, 4) -> (3, 4, 2): the gradient of input 0: got shape (4, 2, 3); expected (2, 3, 4)", "np.argsort(axes)")),
+    WrongAnswer("C", "05.7", "tensor-index-not-unwrapped", "x, index = self.inputs[0], _unwrap(self.inputs[1])", "x, index = self.inputs",
+                ("x[picks] with picks a Tensor [2, 0, 2]: backward: raised TypeError", "Module 01's _unwrap")),
     WrongAnswer("A", "05.8", "relu-at-zero", "return (None, grad * (x > 0))", "return (None, grad * (x >= 0))",
                 ("ReLU at -1, 0, 2: its gradient for ones: values differ", "x > 0, not x >= 0")),
     WrongAnswer("B", "05.8", "sigmoid-half", "return (None, grad * y * (1 - y))", "return (None, grad * y)",
@@ -358,7 +360,8 @@ RIGHT_ANSWERS = [
     WrongAnswer("C", "01.1", "float32-by-astype-copy", "array = array.astype(Tensor.float_dtype, copy=False)", "array = array.astype(Tensor.float_dtype)", ()),
     WrongAnswer("R", "02.4", "tanh-from-sigmoid", "return Tensor(np.tanh(x.data))", "return Tensor(2 * Sigmoid()(Tensor(2 * x.data)).data - 1)", ()),
     WrongAnswer("R", "05.4", "exp-recomputed", "return (grad * self.output,)", "return (grad * np.exp(self.inputs[0].data),)", ()),
-    WrongAnswer("R", "05.10", "softmax-by-module-02", "gradient = np.exp(logits.data - logits.data.max(axis=1, keepdims=True))  # a stable softmax, in place\n        gradient /= gradient.sum(axis=1, keepdims=True)\n", "gradient = Softmax()(Tensor(logits.data)).data\n", ()),
+    WrongAnswer("R", "05.10", "softmax-written-out", "gradient = Softmax()(Tensor(logits.data)).data  # your Module 02 softmax: a fresh array, changed in place below\n",
+                "gradient = np.exp(logits.data - logits.data.max(axis=1, keepdims=True))\n        gradient /= gradient.sum(axis=1, keepdims=True)\n", ()),
     WrongAnswer("R", "02.1", "relu-by-mask", "return Tensor(np.maximum(x.data, 0))", "return Tensor(x.data * (x.data > 0))", ()),
 ]
 

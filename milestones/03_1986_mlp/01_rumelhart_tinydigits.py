@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -56,7 +58,8 @@ model = tt.Sequential(tt.Linear(64, 32), tt.ReLU(), tt.Linear(32, 10))
 loss_fn = tt.CrossEntropyLoss()
 trainer = tt.Trainer(model, loss_fn, tt.SGD(model.parameters(), lr=0.3))
 print(model)
-print(f"loss before training: {trainer.evaluate(test_loader)['loss']:.3f}   (ln 10 = {np.log(10):.3f})")
+initial_loss = trainer.evaluate(test_loader)["loss"]
+print(f"loss before training: {initial_loss:.3f}   (ln 10 = {np.log(10):.3f})")
 
 # %% [markdown]
 # ## Training, live
@@ -90,6 +93,6 @@ plot_confusion_and_mistakes(predicted, test_labels, test_images, "01_tinydigits"
 
 # %%
 final = trainer.evaluate(test_loader)
-figures = {"test_accuracy": final["accuracy"], "test_loss": final["loss"], "final_training_loss": history["loss"][-1], "training_seconds": seconds}
+figures = {"initial_loss": initial_loss, "test_accuracy": final["accuracy"], "test_loss": final["loss"], "final_training_loss": history["loss"][-1], "training_seconds": seconds}
 met = verdict("01_rumelhart_tinydigits", figures, {"test_accuracy": (">=", 0.96), "final_training_loss": ("<", 0.2), "training_seconds": ("<", 2.0)})
 print("weights saved to", save_model(model, TRAINED / "01_tinydigits_mlp"))

@@ -14,7 +14,7 @@ then visits the graph from the output to the leaves, calling each node's `backwa
 import numpy as np
 
 from tinytorch.core.activations import Sigmoid, Softmax
-from tinytorch.core.tensor import GRAD_RULES, Tensor, add_to_class
+from tinytorch.core.tensor import GRAD_RULES, Tensor, _unwrap, add_to_class
 
 __all__ = [
     "GradMode", "Function", "differentiates", "unbroadcast", "topological_order", "no_grad", "gradcheck", "GradcheckError",
@@ -39,11 +39,11 @@ class Function:
       needs_grad  for each input, whether it is a Tensor that requires grad: skip the others
     """
 
-    def __init__(self, inputs: tuple, options: dict, output: np.ndarray) -> None:
+    def __init__(self, inputs: tuple, options: dict, output: np.ndarray, needs_grad: tuple) -> None:
         self.inputs = inputs
         self.options = options
         self.output = output
-        self.needs_grad = tuple(isinstance(value, Tensor) and value.requires_grad for value in inputs)
+        self.needs_grad = needs_grad
 
     def argument(self, position: int, name: str, default=None):
         """The operation's argument `name`, however it was passed: x.sum(0) or x.sum(axis=0)."""
@@ -58,7 +58,10 @@ class Function:
     @classmethod
     def apply(cls, forward, *args, **kwargs) -> Tensor:
         """Run forward(*args, **kwargs); record a node when recording is on and an input requires grad."""
-        if not GradMode.enabled or not any(isinstance(value, Tensor) and value.requires_grad for value in args):
+        if not GradMode.enabled:
+            return forward(*args, **kwargs)
+        needs_grad = tuple(isinstance(value, Tensor) and value.requires_grad for value in args)
+        if not any(needs_grad):
             return forward(*args, **kwargs)
         GradMode.enabled = False  # the operations inside forward are covered by this one node
         try:
@@ -66,7 +69,7 @@ class Function:
         finally:
             GradMode.enabled = True
         output.requires_grad = True
-        output.grad_fn = cls(args, kwargs, output.data)
+        output.grad_fn = cls(args, kwargs, output.data, needs_grad)
         return output
 
     def __repr__(self) -> str:
@@ -268,7 +271,7 @@ class GetItem(Function):
     """x[index]: the gradient added into zeros at the picked positions (repeated picks add up)."""
 
     def backward(self, grad: np.ndarray) -> tuple:
-        # TODO: zeros like x's data; np.add.at(result, index, grad).
+        # TODO: zeros like x's data; np.add.at(result, index, grad), a Tensor index unwrapped first (Module 01's _unwrap).
         raise NotImplementedError("Exercise 05.7: GetItem.backward")
 
 

@@ -5,17 +5,14 @@
 # %% modules/07_training/07_training.ipynb, cell 4 (id ex-07-1)
 """TinyTorch's training loop (Module 07): accuracy, a Trainer with history and callbacks, and .npz checkpoints."""
 
+from pathlib import Path
+
 import numpy as np
 
-from tinytorch.core.autograd import no_grad
+from tinytorch.core.autograd import no_grad, value_of
 from tinytorch.core.tensor import Tensor, add_to_class
 
 __all__ = ["accuracy", "Trainer", "Callback", "EarlyStopping", "save_model", "load_model"]
-
-
-def numbers(value) -> np.ndarray:
-    """The numpy array behind a Tensor, an array or a list."""
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
 
 
 def accuracy(logits, labels) -> float:
@@ -106,7 +103,7 @@ class EarlyStopping(Callback):
 
 
 # %% modules/07_training/07_training.ipynb, cell 21 (id ex-07-6)
-def save_model(model, path) -> "Path":
+def save_model(model, path) -> Path:
     """Write model.state_dict() to an .npz file (numbers only, no pickle); return the path written."""
     # TODO: np.savez(path, **state); the path with ".npz" added when it lacks it.
     raise NotImplementedError("Exercise 07.6: save_model")

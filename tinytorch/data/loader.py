@@ -210,7 +210,7 @@ def parse_idx(data: bytes, path: Path, magic: int, shape: tuple) -> np.ndarray:
 def load_mnist(path: str | os.PathLike[str] | None = None) -> Splits:
     """MNIST as `(X_train, y_train), (X_test, y_test)`: 28x28 float32 images in [0, 1], int64 labels; checksums verified."""
     # TODO: folder = data_root(path) / "mnist"; digests = _read_manifest(folder, list(MNIST_FILES)); for each
-    # file of MNIST_FILES: gunzip, check the digest, parse_idx; scale the images, convert the labels.
+    # file of MNIST_FILES: _read_gzip_checked, then parse_idx; scale the images, convert the labels.
     raise NotImplementedError("Exercise 08.2: load_mnist")
 
 
