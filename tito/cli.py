@@ -1,4 +1,4 @@
-"""`tito`, the course's command line: export, release, test, status, doctor, milestone."""
+"""`tito`, the course's command line: export, release, test, status, doctor, milestone, grade."""
 
 from __future__ import annotations
 
@@ -184,6 +184,52 @@ def cmd_milestone(args: argparse.Namespace, root: Path) -> int:
     return run_milestone(root, args.number, args.reference)
 
 
+def cmd_grade(args: argparse.Namespace, root: Path) -> int:
+    from tito.gradeclass import grade_class
+    from tito.sandbox import Limits
+    from tito.submissions import collect, in_shard
+
+    module = find_module(load_modules(root), args.module)
+    folder = Path(args.source).resolve() if args.source else None
+    if folder is not None and not folder.is_dir():
+        raise GradingError(f"{folder} is not a folder of notebooks")
+    submissions, warnings = collect(root, module, folder)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.students:
+        unknown = sorted(set(args.students) - {s.student for s in submissions})
+        if unknown:
+            print(f"warning: no submission of {module.slug} from {', '.join(unknown)}", file=sys.stderr)
+        submissions = [s for s in submissions if s.student in set(args.students)]
+    submissions = [s for s in submissions if in_shard(s.student, args.shard)]
+    if not submissions:
+        raise GradingError(f"no submissions of {module.slug} to grade in {folder or root / 'submitted'}")
+    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout, memory_bytes=int(args.memory_gb * (1 << 30)))
+    print(f"grading {len(submissions)} submissions of {module.slug}, {args.jobs} at a time ...", flush=True)
+    started = time.perf_counter()
+    outcomes = grade_class(root, module, submissions, args.jobs, limits, sandboxed=not args.no_sandbox, say=lambda line: print(line, flush=True))
+    seconds = time.perf_counter() - started
+    failed = sum(bool(outcome.error) for outcome in outcomes)
+    print(f"graded {len(outcomes) - failed} of {len(outcomes)} in {seconds:.1f} s ({60 * len(outcomes) / seconds:.1f} notebooks/min); "
+          f"grades: reports/{module.slug}/grades.csv, report: reports/{module.slug}/report.html, feedback: feedback/<student>/{module.slug}/")
+    return 1 if failed else 0
+
+
+def cmd_merge_grades(args: argparse.Namespace, root: Path) -> int:
+    from tito.gradeclass import merge_csvs
+
+    count = merge_csvs([Path(path) for path in args.csvs], Path(args.output))
+    print(f"{args.output}: {count} submissions from {len(args.csvs)} files")
+    return 0
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"{text!r}: write the shard as K/N, e.g. 1/3")
+    return int(index), int(count)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tito", description="TinyTorch course tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -203,6 +249,21 @@ def build_parser() -> argparse.ArgumentParser:
     test_cmd.set_defaults(run=cmd_test)
     commands.add_parser("status", help="per module: exercises attempted, tests passing, exported").set_defaults(run=cmd_status)
     commands.add_parser("doctor", help="check the installation and say how to fix what is wrong").set_defaults(run=cmd_doctor)
+    grade_cmd = commands.add_parser("grade", help="(instructors) grade a class's submissions of a module: grades, feedback and a report")
+    grade_cmd.add_argument("module", help="module number or name, e.g. 01")
+    grade_cmd.add_argument("--from", dest="source", metavar="FOLDER", help="a folder of notebooks named by student (default: nbgrader's submitted/)")
+    grade_cmd.add_argument("--students", nargs="+", metavar="ID", help="grade only these students")
+    grade_cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: the cores, %(default)s)")
+    grade_cmd.add_argument("--shard", type=_shard, metavar="K/N", help="grade only shard K of N (a fixed split by student, for several machines)")
+    grade_cmd.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT, help="seconds a cell may run (default %(default)s)")
+    grade_cmd.add_argument("--notebook-timeout", type=float, default=600, help="seconds a whole notebook may run (default %(default)s)")
+    grade_cmd.add_argument("--memory-gb", type=float, default=4, help="memory cap of a student's kernel (default %(default)s)")
+    grade_cmd.add_argument("--no-sandbox", action="store_true", help="grade without bubblewrap: limits only, student code can read the course (see the README)")
+    grade_cmd.set_defaults(run=cmd_grade)
+    merge_cmd = commands.add_parser("merge-grades", help="(instructors) merge the grades.csv of several shards into one")
+    merge_cmd.add_argument("output", help="the merged CSV to write")
+    merge_cmd.add_argument("csvs", nargs="+", help="the shards' grades.csv files")
+    merge_cmd.set_defaults(run=cmd_merge_grades)
     milestone_cmd = commands.add_parser("milestone", help="run a milestone's notebooks headless and report their accuracy and time")
     milestone_cmd.add_argument("number", help="the milestone's number, e.g. 03")
     milestone_cmd.add_argument("--reference", action="store_true", help="run on the course's reference solution instead of your tinytorch")

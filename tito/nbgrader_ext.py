@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
 from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, Execute, NbGraderPreprocessor
 from nbgrader.utils import setenv
-from traitlets import Unicode
+from traitlets import Bool, Float, Integer, Unicode
 
 from tito.cells import exercise_id, stub_message
 from tito.export import reference_before
@@ -102,3 +103,28 @@ class ExecuteWithEarlierModules(Execute):
         earlier = reference_before(root, module)
         with setenv(PYTHONPATH=os.pathsep.join(filter(None, [str(earlier), os.environ.get("PYTHONPATH")]))):
             return super().preprocess(nb, resources, km)
+
+
+class GuardedExecute(NbGraderPreprocessor):
+    """Execute for `tito grade`: the kernel runs confined (tito.sandbox), cell by cell, so a timeout,
+    a dead kernel or a flood of output costs only the cells it touches. What happened is appended,
+    one JSON line per notebook, to the file $TITO_GRADING_EVENTS names."""
+
+    earlier_reference = Unicode("", help="The reference package of the modules before the graded one.").tag(config=True)
+    datasets = Unicode("", help="The course's datasets folder, shown read-only to the kernel.").tag(config=True)
+    sandboxed = Bool(True, help="Run the kernel in bubblewrap (False: limits only).").tag(config=True)
+    cell_seconds = Float(60).tag(config=True)
+    notebook_seconds = Float(600).tag(config=True)
+    memory_bytes = Integer(4 << 30).tag(config=True)
+    output_bytes = Integer(100_000).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        from tito.sandbox import Limits, execute_confined
+
+        limits = Limits(self.cell_seconds, self.notebook_seconds, self.memory_bytes, self.output_bytes)
+        datasets = Path(self.datasets) if self.datasets else None
+        events = execute_confined(nb, Path(self.earlier_reference), datasets, limits, self.sandboxed)
+        if os.environ.get("TITO_GRADING_EVENTS"):
+            with open(os.environ["TITO_GRADING_EVENTS"], "a", encoding="utf-8") as log:
+                log.write(json.dumps(events) + "\n")
+        return nb, resources

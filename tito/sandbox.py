@@ -1,0 +1,280 @@
+"""Running a notebook nobody trusts: its kernel in a bubblewrap sandbox, under limits, one cell at a time.
+
+The kernel sees the Python environment, the `tito` package, the reference of the modules before
+the graded one and the datasets, all read-only, and an empty home of its own; not the course
+folder, the gradebook, the solutions or anyone's submission. It has no network (it talks to the
+grader over Unix sockets in a folder of its own), a memory cap and a CPU-time cap, and when its
+notebook ends every process it started dies with it (its own PID namespace).
+
+Whatever happens in a cell, the notebook keeps what ran before it: a cell that runs too long is
+interrupted and recorded as timed out; a kernel that ignores the interrupt, dies, or uses up the
+notebook's time leaves every graded cell below it marked with the reason, not a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import math
+import os
+import resource
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+import tito
+
+SYSTEM_FOLDERS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
+HOME = "/home/student"
+DATA = "/datasets"
+# The error names the grader writes into a cell's outputs; reports read them back.
+TIMED_OUT = "CellTimedOut"
+REWRITTEN = "TestDidNotRun"
+NOT_RUN = "CellNotRun"
+KERNEL_DIED = "KernelDied"
+# Cells that demonstrate, not grade (systems-thinking timings, training demos): not run under grading.
+UNGRADED_PREFIXES = ("sys-", "demo-")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use."""
+
+    cell_seconds: float = 60
+    notebook_seconds: float = 600
+    memory_bytes: int = 4 << 30
+    output_bytes: int = 100_000  # per cell: the rest of a flood is dropped with a note
+    interrupt_grace_seconds: float = 5  # how long an interrupted cell has to stop before its kernel is killed
+
+
+@functools.lru_cache(maxsize=1)
+def bubblewrap() -> str | None:
+    """The `bwrap` program, if it is installed and may create namespaces here; else None."""
+    program = shutil.which("bwrap")
+    if not program:
+        return None
+    probe = subprocess.run([program, "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True)
+    return program if probe.returncode == 0 else None
+
+
+def readable_folders(earlier_reference: Path) -> list[Path]:
+    """What a graded kernel may read: Python, the installed packages, tito, the earlier modules' reference."""
+    folders = {Path(sys.base_prefix), Path(sys.prefix), Path(tito.__file__).resolve().parent, earlier_reference.resolve()}
+    folders.update(Path(entry).resolve() for entry in sys.path if "site-packages" in entry and Path(entry).is_dir())
+    return sorted(folders)
+
+
+def sandbox_prefix(program: str, readable: list[Path], datasets: Path | None, kernel_folder: Path, limits: Limits) -> list[str]:
+    """The bwrap arguments that put a command in the sandbox described at the top of this module."""
+    command = [program, "--unshare-all", "--die-with-parent", "--uid", "65534", "--gid", "65534"]
+    for folder in SYSTEM_FOLDERS:
+        if os.path.islink(folder):
+            command += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            command += ["--ro-bind", folder, folder]
+    for folder in readable:
+        command += ["--ro-bind", str(folder), str(folder)]
+    if datasets is not None and datasets.is_dir():
+        command += ["--ro-bind", str(datasets.resolve()), DATA]
+    command += ["--proc", "/proc", "--dev", "/dev"]
+    command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", "/tmp"]
+    command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", HOME, "--chdir", HOME]
+    command += ["--bind", str(kernel_folder), str(kernel_folder)]
+    return command
+
+
+def limits_prefix(limits: Limits) -> list[str]:
+    """A command prefix that sets the memory and CPU-time caps (inherited by everything the kernel starts)."""
+    cpu = int(limits.notebook_seconds) + 30
+    return [sys.executable, "-m", "tito.sandbox", str(limits.memory_bytes), str(cpu), "--"]
+
+
+def kernel_environment(earlier_reference: Path, datasets: str | None, home: str) -> dict[str, str]:
+    """The whole environment of a graded kernel: nothing of the grader's own leaks in."""
+    environment = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(earlier_reference.resolve()),
+        "TITO_EXPORT": "skip",
+        "TITO_GRADING": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    if datasets is not None:
+        environment["TINYTORCH_DATA"] = datasets
+    return environment
+
+
+class ConfinedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel command runs under `prefix` (the limits, then the sandbox)."""
+
+    prefix: list[str] = []
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return self.prefix + super().format_kernel_cmd(extra_arguments)
+
+
+class CappedClient(NotebookClient):
+    """nbclient's client with a cap on the bytes of output a cell may keep, which also takes the
+    proof-of-run marker (see `_execute`) out of a test cell's output."""
+
+    output_cap: int = 100_000
+    marker: str = ""
+    marked: set
+
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is None or not outs or outs[-1] is not out:
+            return out
+        if self.marker and out.get("output_type") == "stream" and self.marker in out.get("text", ""):
+            self.marked.add(cell_index)
+            out["text"] = out["text"].replace(self.marker + "\n", "").replace(self.marker, "")
+            if not out["text"]:
+                outs.pop()
+                return out
+        self._used = getattr(self, "_used", {})
+        self._used[cell_index] = self._used.get(cell_index, 0) + len(json.dumps(out))
+        if self._used[cell_index] > self.output_cap:
+            outs.pop()
+            note = f"\n[output cut: this cell printed more than {self.output_cap:,} bytes]\n"
+            if not (outs and outs[-1].get("text") == note):
+                outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
+        return out
+
+
+def _error_output(name: str, message: str) -> dict:
+    return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+
+
+def _is_graded(cell: dict) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
+def runs_under_grading(cell: dict) -> bool:
+    """Demonstration cells (systems-thinking timings, training demos) released without nbgrader
+    metadata are skipped when grading: nothing graded depends on them, and they cost seconds."""
+    if cell.get("cell_type") != "code":
+        return False
+    released_demo = str(cell.get("id", "")).startswith(UNGRADED_PREFIXES) and "nbgrader" not in cell.get("metadata", {})
+    return not released_demo
+
+
+async def _responsive(client: NotebookClient, seconds: float) -> bool:
+    """Whether the kernel answers a kernel_info request within `seconds` (it queues behind a running cell)."""
+    msg_id = client.kc.kernel_info()
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            reply = await client.kc.get_shell_msg(timeout=left)
+        except Exception:
+            return False
+        if reply.get("parent_header", {}).get("msg_id") == msg_id:
+            return True
+    return False
+
+
+async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, start: dict) -> list[str]:
+    """Run every code cell that runs under grading; returns what went wrong, one line per event."""
+    client = CappedClient(notebook, km=manager, timeout=limits.cell_seconds, interrupt_on_timeout=False, allow_errors=True,
+                          raise_on_iopub_timeout=False, startup_timeout=60)
+    client.output_cap = limits.output_bytes
+    # Proof that a test cell ran as written: its last line prints a marker the kernel cannot know
+    # in advance. Code that rewrites cells (an IPython input transformer) drops it.
+    client.marker, client.marked = f"tito-ran-{secrets.token_hex(12)}", set()
+    events: list[str] = []
+    stopped = ""
+    deadline = time.monotonic() + limits.notebook_seconds
+    async with client.async_setup_kernel(**start):
+        for index, cell in enumerate(notebook.cells):
+            if not runs_under_grading(cell):
+                continue
+            if not stopped and time.monotonic() >= deadline:
+                stopped = f"the notebook used up its {limits.notebook_seconds:.0f} s"
+                events.append(stopped)
+            if stopped:
+                if _is_graded(cell):
+                    cell.outputs = [_error_output(NOT_RUN, f"not run: {stopped}")]
+                continue
+            client.timeout = max(1, math.ceil(min(limits.cell_seconds, deadline - time.monotonic())))
+            source = cell.source
+            if _is_graded(cell):
+                cell.source = f"{source}\nprint({client.marker!r})"
+            try:
+                await client.async_execute_cell(cell, index)
+            except CellTimeoutError:
+                cell.outputs.append(_error_output(TIMED_OUT, f"this cell ran longer than {client.timeout:.0f} s and was interrupted"))
+                events.append(f"cell {index + 1} timed out after {client.timeout:.0f} s")
+                await manager.interrupt_kernel()
+                if not await _responsive(client, limits.interrupt_grace_seconds):
+                    stopped = f"cell {index + 1} timed out and ignored the interrupt, so its kernel was stopped"
+                    events.append(stopped)
+                    await manager.shutdown_kernel(now=True)
+            except DeadKernelError:
+                cell.outputs.append(_error_output(KERNEL_DIED, "the kernel died while running this cell (out of memory, os._exit or a crash)"))
+                stopped = f"the kernel died in cell {index + 1}"
+                events.append(stopped)
+            cell.source = source
+            if _is_graded(cell) and index not in client.marked and not any(o.get("output_type") == "error" for o in cell.outputs):
+                cell.outputs.append(_error_output(REWRITTEN, "this test cell did not run as written: code in the notebook changed it"))
+                events.append(f"cell {index + 1}, a test cell, did not run as written")
+            if _is_graded(cell):  # an honest print to stderr is not a failure
+                for output in cell.outputs:
+                    if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                        output["name"] = "stdout"
+    return events
+
+
+def execute_confined(notebook, earlier_reference: Path, datasets: Path | None, limits: Limits, sandboxed: bool = True) -> list[str]:
+    """Execute `notebook` in place, confined as this module describes; returns the events to log.
+
+    With `sandboxed=False` (no bubblewrap here) only the limits apply: the kernel runs in an empty
+    temporary folder but can read whatever the grading user can.
+    """
+    with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
+        kernel_folder = Path(folder)
+        os.chmod(kernel_folder, 0o755)
+        manager = ConfinedKernelManager(kernel_name="python3", transport="ipc", ip=str(kernel_folder / "ipc"),
+                                        connection_file=str(kernel_folder / "connection.json"))
+        manager.kernel_spec.interrupt_mode = "message"  # SIGINT cannot cross into the sandbox's own PID namespace
+        program = bubblewrap() if sandboxed else None
+        if sandboxed and program is None:
+            raise RuntimeError("bubblewrap (bwrap) is not installed or may not create namespaces here")
+        data = str(datasets.resolve()) if datasets is not None and datasets.is_dir() else None
+        if program:
+            environment = kernel_environment(earlier_reference, DATA if data else None, HOME)
+            manager.prefix = limits_prefix(limits) + sandbox_prefix(program, readable_folders(earlier_reference), datasets, kernel_folder, limits)
+            manager.prefix += ["--clearenv", *(part for key, value in environment.items() for part in ("--setenv", key, value)), "--"]
+            start = {"env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}}
+        else:
+            home = kernel_folder / "home"
+            home.mkdir()
+            manager.prefix = limits_prefix(limits)
+            start = {"env": kernel_environment(earlier_reference, data, str(home)), "cwd": str(home)}
+        with open(kernel_folder / "kernel.log", "w") as kernel_log:  # the kernel's own start-up chatter
+            start["stderr"] = start["stdout"] = kernel_log
+            return asyncio.run(_execute(notebook, manager, limits, start))
+
+
+def _run_limited(memory_bytes: int, cpu_seconds: int, command: list[str]) -> None:
+    """Set the caps on this process, then become `command` (so the caps bind it and its children)."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    _run_limited(int(sys.argv[1]), int(sys.argv[2]), sys.argv[4:])
