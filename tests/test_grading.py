@@ -1,4 +1,4 @@
-"""An nbgrader round trip on every module: release, simulated submissions, autograde, scores."""
+"""An nbgrader round trip on every module: release, simulated submissions, `tito grade` (and the stock\n`nbgrader autograde`, which nbgrader_config.py sets up the same way), scores and feedback."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from nbgrader.api import Gradebook
 
 from tito.cells import cell_source, nbgrader_meta
 from tito.export import export, read_notebook, reference_before
-from tito.grading import autograde, grading_environment, nbgrader_api, release, validate
+from tito.gradeclass import grade_class
+from tito.grading import autograde, release, validate
+from tito.sandbox import Limits, bubblewrap
+from tito.submissions import collect
 from tito.registry import SOURCE_DIR, Module, load_modules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,37 +77,63 @@ def total(scores: dict[str, tuple[float, float]]) -> float:
     return sum(score for score, _ in scores.values())
 
 
-@pytest.mark.parametrize("module", MODULES, ids=IDS)
-def test_solution_scores_full_points(course: Path, module: Module) -> None:
-    submit(course, module, "ada", filled_in(course, module, every_exercise(course, module)))
-    scores = autograde(course, module.slug, "ada")
-    assert {grade_id: score for grade_id, (score, _) in scores.items()} == points_of(released(course, module))
-    assert total(scores) == module.points
+@pytest.fixture(scope="module")
+def graded_by_tito(course: Path):
+    """module -> {student: Outcome}: one `tito grade` run per module over four submissions (the
+    solution, the untouched release, the first half done, and one importing the answer), shared."""
+    cache: dict[str, dict] = {}
+
+    def graded(module: Module) -> dict:
+        if module.slug not in cache:
+            export(course, SOURCE_DIR)  # the full reference exists on disk, as it does on an instructor's machine
+            in_order = list(exercise_sources(released(course, module)))
+            submit(course, module, "ada", filled_in(course, module, every_exercise(course, module)))
+            submit(course, module, "blank", released(course, module))
+            submit(course, module, "half", filled_in(course, module, set(in_order[: len(in_order) // 2])))
+            submit(course, module, "copycat", importing_the_answer(course, module))
+            submissions, _ = collect(course, module)
+            chosen = [s for s in submissions if s.student in ("ada", "blank", "half", "copycat")]
+            log: list[str] = []
+            outcomes = grade_class(course, module, chosen, jobs=2, limits=Limits(), sandboxed=bubblewrap() is not None, say=log.append)
+            cache[module.slug] = {outcome.student: outcome for outcome in outcomes} | {"log": log}
+        return cache[module.slug]
+
+    return graded
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
-def test_untouched_student_notebook_scores_zero_and_its_feedback_hides_the_hidden_tests(course: Path, module: Module) -> None:
-    submit(course, module, "blank", released(course, module))
-    scores = autograde(course, module.slug, "blank")
-    assert scores and total(scores) == 0, scores
-    api = nbgrader_api(course)
-    with grading_environment():
-        result = api.generate_feedback(module.slug, "blank")
-    assert result["success"], result.get("error")
+def test_solution_scores_full_points_and_is_not_flagged(graded_by_tito, course: Path, module: Module) -> None:
+    ada = graded_by_tito(module)["ada"]
+    assert {grade_id: score for grade_id, (score, _) in ada.scores.items()} == points_of(released(course, module)), graded_by_tito(module)["log"]
+    assert ada.total == module.points and all(grade.status == "passed" for grade in ada.exercises)
+    assert not ada.flags, ada.flags
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_untouched_student_notebook_scores_zero_and_its_feedback_hides_the_hidden_tests(graded_by_tito, course: Path, module: Module) -> None:
+    blank = graded_by_tito(module)["blank"]
+    assert blank.scores and blank.total == 0 and not blank.error, blank
+    assert all(grade.status == "not attempted" for grade in blank.exercises), blank.exercises
     html = (course / "feedback" / "blank" / module.slug / f"{module.slug}.html").read_text()
     assert f"{list(points_of(released(course, module)))[0]}_" in html, "feedback shows the visible tests"
     assert "HIDDEN TESTS" not in html and not re.search(r"test_\d+_\d+_\w*_hidden", html), "a hidden test's marker or name shows"
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
-def test_half_done_scores_exactly_the_exercises_it_got_right(course: Path, module: Module) -> None:
+def test_half_done_scores_exactly_the_exercises_it_got_right(graded_by_tito, course: Path, module: Module) -> None:
     in_order = list(exercise_sources(released(course, module)))
     done = set(in_order[: len(in_order) // 2])  # a prefix: a later exercise may build on an earlier one
-    submit(course, module, "half", filled_in(course, module, done))
-    scores = autograde(course, module.slug, "half")
+    scores = graded_by_tito(module)["half"].scores
     points = points_of(released(course, module))
     expected = {grade_id: (points[grade_id] if grade_id.replace("test_", "ex_") in done else 0) for grade_id in points}
     assert {grade_id: score for grade_id, (score, _) in scores.items()} == expected
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_importing_the_answer_from_the_reference_scores_zero(graded_by_tito, module: Module) -> None:
+    """Grading module N gives the kernels the reference of modules before N only, never N's own file."""
+    copycat = graded_by_tito(module)["copycat"]
+    assert copycat.scores and copycat.total == 0, copycat
 
 
 @pytest.mark.parametrize("module", ENDS, ids=END_IDS)
@@ -158,15 +187,6 @@ def importing_the_answer(course: Path, module: Module) -> dict:
     for cell in exercises[1:]:
         cell["source"] = "%%export\npass"
     return notebook
-
-
-@pytest.mark.parametrize("module", MODULES, ids=IDS)
-def test_importing_the_answer_from_the_reference_scores_zero(course: Path, module: Module) -> None:
-    """Grading module N gives the kernels the reference of modules before N only, never N's own file."""
-    export(course, SOURCE_DIR)  # the full reference exists on disk, as it does on an instructor's machine
-    submit(course, module, "copycat", importing_the_answer(course, module))
-    scores = autograde(course, module.slug, "copycat")
-    assert scores and total(scores) == 0, scores
 
 
 @pytest.mark.parametrize("module", ENDS, ids=END_IDS)

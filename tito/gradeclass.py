@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tito.cells import exercise_id, nbgrader_meta, stub_message
+from tito.cells import exercise_id, nbgrader_meta, remaining_stubs, stub_message
 from tito.export import reference_before
 from tito.grading import CONFIG_FILE, GradingError, grading_environment, nbgrader_config
 from tito.registry import REGISTRY_FILE, SOURCE_DIR, Module
@@ -130,7 +130,8 @@ def prepare(root: Path, module: Module, scratch: Path, limits: Limits, sandboxed
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         cells = gradebook.find_notebook(module.slug, module.slug).source_cells
         locked = {cell.name: cell.source for cell in cells if cell.locked}
-    tests = {name for source in locked.values() for name in _defined_functions(source)}
+    graded = {nbgrader_meta(cell)["grade_id"] for cell in release["cells"] if nbgrader_meta(cell).get("grade")}
+    tests = {name for grade_id, source in locked.items() if grade_id in graded for name in re.findall(r"^def\s+(\w+)", source, re.MULTILINE)}
     return ModuleKit(
         slug=module.slug,
         module_number=module.number,
@@ -144,12 +145,6 @@ def prepare(root: Path, module: Module, scratch: Path, limits: Limits, sandboxed
         limits=limits,
         sandboxed=sandboxed,
     )
-
-
-def _defined_functions(source: str) -> list[str]:
-    import re
-
-    return re.findall(r"^\s*def\s+(test_\w+|check_\w+)", source, re.MULTILINE)
 
 
 def grade_submission(kit: ModuleKit, submission: Submission, scratch: str) -> Outcome:
@@ -193,7 +188,7 @@ def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: 
         outcome.error = f"the notebook could not be read ({error}): it is not a Jupyter notebook, or it is damaged"
         return
     outcome.notes += restore_release(notebook, kit.release, kit.locked_sources)
-    outcome.flags = flag_cells(notebook, set(kit.test_names))
+    outcome.flags = flag_cells(notebook, kit.release, set(kit.test_names))
     folder = private / "submitted" / submission.student / kit.slug
     folder.mkdir(parents=True)
     notebook.setdefault("metadata", {})
@@ -253,6 +248,8 @@ def _last_error(log: str) -> str:
 def judge(graded: dict, scores: dict) -> list[ExerciseGrade]:
     """Per exercise: nbgrader's points, and why they are what they are, read from the test cell's output."""
     grades = []
+    untouched = {exercise_id(nbgrader_meta(cell)["grade_id"]) for cell in graded["cells"]
+                 if nbgrader_meta(cell).get("solution") and _still_all_stubs(cell)}
     for cell in graded["cells"]:
         meta = nbgrader_meta(cell)
         if not meta.get("grade") or cell.get("cell_type") != "code":
@@ -270,12 +267,19 @@ def judge(graded: dict, scores: dict) -> list[ExerciseGrade]:
             status = "timed out"
         elif name in (NOT_RUN, KERNEL_DIED):
             status = "error"
-        elif name == "NotImplementedError" and value.startswith(stub_message(number, "")):
+        elif number in untouched or (name == "NotImplementedError" and value.startswith(stub_message(number, ""))):
             status = "not attempted"
         else:
             status = "failed"
         grades.append(ExerciseGrade(number, score, max_score, status, reason))
     return grades
+
+
+def _still_all_stubs(cell: dict) -> bool:
+    """Whether an exercise cell still holds every stub it was released with (metadata.tito.stubs)."""
+    number = exercise_id(nbgrader_meta(cell).get("grade_id", "")) or ""
+    released = cell.get("metadata", {}).get("tito", {}).get("stubs") or []
+    return bool(released) and sorted(remaining_stubs(cell, number)) == sorted(released)
 
 
 def failure_page(slug: str, student: str, reason: str, exercises: list[ExerciseGrade] | None = None) -> str:

@@ -69,8 +69,13 @@ def bubblewrap() -> str | None:
 
 
 def readable_folders(earlier_reference: Path) -> list[Path]:
-    """What a graded kernel may read: Python, the installed packages, tito, the earlier modules' reference."""
+    """What a graded kernel may read: Python, the installed packages, tito (and the data code it
+    loads, Module 08's given cells as released), the earlier modules' reference."""
+    from tito.datasets import DATA_MODULE
+
     folders = {Path(sys.base_prefix), Path(sys.prefix), Path(tito.__file__).resolve().parent, earlier_reference.resolve()}
+    if DATA_MODULE.is_file():
+        folders.add(DATA_MODULE.resolve())
     folders.update(Path(entry).resolve() for entry in sys.path if "site-packages" in entry and Path(entry).is_dir())
     return sorted(folders)
 
@@ -83,13 +88,13 @@ def sandbox_prefix(program: str, readable: list[Path], datasets: Path | None, ke
             command += ["--symlink", os.readlink(folder), folder]
         elif os.path.isdir(folder):
             command += ["--ro-bind", folder, folder]
+    command += ["--proc", "/proc", "--dev", "/dev"]
+    command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", "/tmp"]  # before the binds: it would hide those under /tmp
+    command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", HOME, "--chdir", HOME]
     for folder in readable:
         command += ["--ro-bind", str(folder), str(folder)]
     if datasets is not None and datasets.is_dir():
         command += ["--ro-bind", str(datasets.resolve()), DATA]
-    command += ["--proc", "/proc", "--dev", "/dev"]
-    command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", "/tmp"]
-    command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", HOME, "--chdir", HOME]
     command += ["--bind", str(kernel_folder), str(kernel_folder)]
     return command
 

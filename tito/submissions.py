@@ -193,14 +193,15 @@ SUSPICIOUS_ATTRIBUTES = {"modules": "touches sys.modules", "system": "runs a she
 SUSPICIOUS_TEXT = re.compile(r"source_solutions|submitted|autograded|gradebook|\.\./|(?<![\w.])/(?:work|root|home|tmp|etc)\b|tito\.checks|\bsys\.modules\b")
 
 
-def flag_cells(notebook: dict, test_names: set[str]) -> list[Flag]:
+def flag_cells(notebook: dict, release: dict, test_names: set[str]) -> list[Flag]:
     """The cells a student wrote or changed (exercises and their own) that touch what honest work never
     needs: the kernel, input transformers, tito, builtins, sys.modules, the tests' names, files outside."""
     flags = []
     cells = notebook["cells"]
+    as_released = {cell_source(cell) for cell in release["cells"]}
     for index, cell in enumerate(cells):
         meta = nbgrader_meta(cell)
-        if cell.get("cell_type") != "code" or meta.get("locked"):
+        if cell.get("cell_type") != "code" or meta.get("locked") or cell_source(cell) in as_released:
             continue
         reasons = _suspicious(cell_source(cell), test_names)
         if reasons:
@@ -235,7 +236,7 @@ def _suspicious(source: str, test_names: set[str]) -> list[str]:
             add(SUSPICIOUS_NAMES[name])
         if name == "tito":
             add("imports tito")
-        if name in test_names or name.startswith("test_"):
+        if name in test_names:
             add(f"names the test {name!r}")
     for attribute in sorted(attributes):
         if attribute in SUSPICIOUS_ATTRIBUTES:
