@@ -1,0 +1,131 @@
+"""The JupyterHub loop through nbgrader's own exchange, on one machine: the instructor releases Module 01,
+three students (each with a home of their own) fetch it, work on it and submit it, the instructor
+collects the submissions and `tito grade` scores each one exactly."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import exercise_sources
+from nbgrader.api import Gradebook
+
+from tito.cells import nbgrader_meta
+from tito.export import read_notebook
+from tito.registry import SOURCE_DIR, find_module, load_modules
+from tito.sandbox import bubblewrap
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULE = find_module(load_modules(ROOT), "01")
+COURSE_ID = "tinytorch"
+pytestmark = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap is not installed (.ci/run installs it)")
+
+# What each student does to the notebook they fetched: the last exercise they answer (0: none).
+STUDENTS = {"ada": 99, "blaise": 0, "carl": 4}
+
+
+def nbgrader(*args: str, cwd: Path, env: dict) -> str:
+    run = subprocess.run([sys.executable, "-m", "nbgrader", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{run.stdout}{run.stderr}"
+    return run.stdout + run.stderr
+
+
+def exercise_number(grade_id: str) -> int:
+    return int(grade_id.rsplit("_", 1)[1])
+
+
+def answered(notebook: dict, answers: dict[str, str], upto: int) -> dict:
+    """The notebook with exercises 01.1 .. 01.<upto> answered, as a student would type them."""
+    for cell in notebook["cells"]:
+        grade_id = nbgrader_meta(cell).get("grade_id", "")
+        if grade_id in answers and exercise_number(grade_id) <= upto:
+            cell["source"] = answers[grade_id]
+    return notebook
+
+
+def test_release_fetch_submit_collect_and_grade_through_the_exchange(tmp_path: Path) -> None:
+    # The course, as the instructor keeps it: modules/ is released already. (Neither release_assignment
+    # nor collect reads the gradebook; `tito grade` enters the module into it.)
+    course = tmp_path / "course"
+    course.mkdir()
+    for name in ("modules.toml", "nbgrader_config.py"):
+        (course / name).write_bytes((ROOT / name).read_bytes())
+    subprocess.run(["cp", "-r", str(ROOT / "source_solutions"), str(ROOT / "modules"), str(course)], check=True)
+    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
+
+    # The hub's shared settings: one system-wide nbgrader_config.py naming the exchange, which every
+    # user's nbgrader reads (JUPYTER_CONFIG_PATH stands in for /etc/jupyter here).
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o777)
+    system_config = tmp_path / "etc_jupyter"
+    system_config.mkdir()
+    (system_config / "nbgrader_config.py").write_text(f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\n")
+    base_env = {key: value for key, value in os.environ.items() if not key.startswith("JUPYTER")}
+    base_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base_env.get("PATH", "")])  # as if the venv were active: nbgrader runs `alembic`
+    instructor_env = {**base_env, "JUPYTER_CONFIG_PATH": str(system_config)}
+
+    nbgrader("release_assignment", MODULE.slug, cwd=course, env=instructor_env)
+    course_exchange = exchange / COURSE_ID
+    assert (course_exchange / "outbound" / MODULE.slug / MODULE.notebook_name).is_file()
+    assert stat.S_IMODE((course_exchange / "inbound").stat().st_mode) == 0o2733  # anyone may drop in, no one may list
+    assert stat.S_IMODE((course_exchange / "outbound").stat().st_mode) == 0o755
+
+    # The students, side by side: each in their own home, with their own Jupyter folders and nbgrader
+    # cache. A hub knows them by their login name; here everyone is the same OS user, so `--student` names them.
+    answers = exercise_sources(read_notebook(MODULE.notebook(ROOT, SOURCE_DIR)))
+
+    def student_works(student: str, upto: int) -> dict:
+        home = tmp_path / f"home_{student}"
+        home.mkdir()
+        env = {**base_env, "HOME": str(home), "USER": student, "LOGNAME": student, "JUPYTERHUB_USER": student,
+               "JUPYTER_CONFIG_PATH": str(system_config)}
+        if student == "ada":
+            assert f"{COURSE_ID} {MODULE.slug}" in nbgrader("list", cwd=home, env=env)  # what the Assignments tab lists
+        nbgrader("fetch_assignment", MODULE.slug, "--course", COURSE_ID, cwd=home, env=env)
+        path = home / MODULE.slug / MODULE.notebook_name
+        fetched = json.loads(path.read_text())
+        path.write_text(json.dumps(answered(json.loads(json.dumps(fetched)), answers, upto), indent=1))
+        nbgrader("submit", MODULE.slug, "--course", COURSE_ID, "--student", student, cwd=home, env=env)
+        return fetched
+
+    with concurrent.futures.ThreadPoolExecutor(len(STUDENTS)) as pool:
+        work = {student: pool.submit(student_works, student, upto) for student, upto in STUDENTS.items()}
+        fetched = {student: future.result() for student, future in work.items()}
+    released = json.loads(MODULE.notebook(course).read_text())
+    assert all(notebook == released for notebook in fetched.values())  # everyone got exactly the release
+    submissions = sorted(p.name.split("+")[0] for p in (course_exchange / "inbound").iterdir())
+    assert submissions == sorted(STUDENTS)
+
+    # The instructor collects into submitted/<student>/01_tensor/ and grades.
+    log = nbgrader("collect", MODULE.slug, cwd=course, env=instructor_env)
+    assert all(f"Collecting submission: {student} {MODULE.slug}" in log for student in STUDENTS), log
+    for student in STUDENTS:
+        assert (course / "submitted" / student / MODULE.slug / MODULE.notebook_name).is_file()
+        assert (course / "submitted" / student / MODULE.slug / "timestamp.txt").is_file()
+    run = subprocess.run([sys.executable, "-m", "tito.cli", "grade", "01", "--jobs", "2"],
+                         check=False, cwd=course, env=instructor_env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    points = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in released["cells"] if nbgrader_meta(c).get("grade")}
+    full = sum(points.values())
+    assert full == MODULE.points
+    with open(course / "reports" / MODULE.slug / "grades.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    totals: dict[str, float] = {}
+    for row in rows:
+        totals[row["student"]] = totals.get(row["student"], 0.0) + float(row["points"])
+    expected = {student: sum(p for grade_id, p in points.items() if exercise_number(grade_id) <= upto) for student, upto in STUDENTS.items()}
+    assert expected == {"ada": full, "blaise": 0, "carl": sum(points[f"test_01_{n}"] for n in range(1, 5))}
+    assert totals == expected, run.stdout + run.stderr
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert {s: gradebook.find_submission(MODULE.slug, s).score for s in STUDENTS} == expected
+    for student in STUDENTS:
+        assert (course / "feedback" / student / MODULE.slug / f"{MODULE.slug}.html").is_file()
