@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -31,7 +32,7 @@ from tito.cells import exercise_id, nbgrader_meta, remaining_stubs, stub_message
 from tito.export import reference_before
 from tito.grading import CONFIG_FILE, GradingError, grading_environment, nbgrader_config
 from tito.registry import REGISTRY_FILE, SOURCE_DIR, Module
-from tito.sandbox import KERNEL_DIED, NOT_RUN, TIMED_OUT, Limits, bubblewrap
+from tito.sandbox import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT, Limits, bubblewrap
 from tito.submissions import Flag, Submission, flag_cells, restore_release
 
 REPORTS_DIR = "reports"
@@ -206,6 +207,7 @@ def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: 
         "nbgrader.preprocessors.SaveAutoGrades",
         "nbgrader.preprocessors.CheckCellMetadata",
     ]
+    config.GenerateFeedback.exporter_class = "tito.nbgrader_ext.FeedbackExporter"
     config.GuardedExecute.earlier_reference = kit.earlier_reference
     config.GuardedExecute.datasets = kit.datasets
     config.GuardedExecute.sandboxed = kit.sandboxed
@@ -267,6 +269,8 @@ def judge(graded: dict, scores: dict) -> list[ExerciseGrade]:
             status = "timed out"
         elif name in (NOT_RUN, KERNEL_DIED):
             status = "error"
+        elif name == REWRITTEN:
+            status = "failed"
         elif number in untouched or (name == "NotImplementedError" and value.startswith(stub_message(number, ""))):
             status = "not attempted"
         else:
@@ -370,7 +374,9 @@ def grade_class(root: Path, module: Module, submissions: list[Submission], jobs:
         kit = prepare(root, module, Path(scratch), limits, sandboxed)
         copy_assignment(kit, nbgrader_api(root).coursedir.db_url)
         max_total = sum(points for _, points in exercise_points(kit.release))
-        context = multiprocessing.get_context("spawn")
+        # fork: the workers start in milliseconds with nbgrader already imported (spawn costs seconds);
+        # nothing here has started a thread or a kernel yet.
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
             futures = {pool.submit(grade_submission, kit, submission, scratch): submission for submission in submissions}
             for future in concurrent.futures.as_completed(futures):

@@ -18,7 +18,6 @@ import functools
 import json
 import math
 import os
-import resource
 import secrets
 import shutil
 import subprocess
@@ -102,7 +101,7 @@ def sandbox_prefix(program: str, readable: list[Path], datasets: Path | None, ke
 def limits_prefix(limits: Limits) -> list[str]:
     """A command prefix that sets the memory and CPU-time caps (inherited by everything the kernel starts)."""
     cpu = int(limits.notebook_seconds) + 30
-    return [sys.executable, "-m", "tito.sandbox", str(limits.memory_bytes), str(cpu), "--"]
+    return [sys.executable, "-I", str(Path(__file__).with_name("rlimits.py")), str(limits.memory_bytes), str(cpu), "--"]
 
 
 def kernel_environment(earlier_reference: Path, datasets: str | None, home: str) -> dict[str, str]:
@@ -194,7 +193,8 @@ async def _responsive(client: NotebookClient, seconds: float) -> bool:
 async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, start: dict) -> list[str]:
     """Run every code cell that runs under grading; returns what went wrong, one line per event."""
     client = CappedClient(notebook, km=manager, timeout=limits.cell_seconds, interrupt_on_timeout=False, allow_errors=True,
-                          raise_on_iopub_timeout=False, startup_timeout=60)
+                          raise_on_iopub_timeout=False, startup_timeout=60, shutdown_kernel="immediate",
+                          extra_arguments=["--HistoryManager.hist_file=:memory:"])
     client.output_cap = limits.output_bytes
     # Proof that a test cell ran as written: its last line prints a marker the kernel cannot know
     # in advance. Code that rewrites cells (an IPython input transformer) drops it.
@@ -271,15 +271,3 @@ def execute_confined(notebook, earlier_reference: Path, datasets: Path | None, l
         with open(kernel_folder / "kernel.log", "w") as kernel_log:  # the kernel's own start-up chatter
             start["stderr"] = start["stdout"] = kernel_log
             return asyncio.run(_execute(notebook, manager, limits, start))
-
-
-def _run_limited(memory_bytes: int, cpu_seconds: int, command: list[str]) -> None:
-    """Set the caps on this process, then become `command` (so the caps bind it and its children)."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    os.execvp(command[0], command)
-
-
-if __name__ == "__main__":
-    _run_limited(int(sys.argv[1]), int(sys.argv[2]), sys.argv[4:])
