@@ -112,7 +112,6 @@ def kernel_environment(earlier_reference: Path, datasets: str | None, home: str)
         "LANG": "C.UTF-8",
         "PYTHONPATH": str(earlier_reference.resolve()),
         "TITO_EXPORT": "skip",
-        "TITO_GRADING": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",

@@ -16,7 +16,7 @@ import ast
 import copy
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tito.cells import cell_source, describe_cell, nbgrader_meta
