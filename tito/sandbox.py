@@ -255,7 +255,7 @@ def execute_confined(notebook, earlier_reference: Path, datasets: Path | None, l
         manager.kernel_spec.interrupt_mode = "message"  # SIGINT cannot cross into the sandbox's own PID namespace
         program = bubblewrap() if sandboxed else None
         if sandboxed and program is None:
-            raise RuntimeError("bubblewrap (bwrap) is not installed or may not create namespaces here")
+            raise OSError("bubblewrap (bwrap) is not installed or may not create namespaces here: `tito grade` checks this first")
         data = str(datasets.resolve()) if datasets is not None and datasets.is_dir() else None
         if program:
             environment = kernel_environment(earlier_reference, DATA if data else None, HOME)
