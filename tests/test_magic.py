@@ -125,3 +125,17 @@ def test_unsaved_edits_are_noticed_through_the_kernel_protocol(course: Path) -> 
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_check_magic_prints_tito_tests_table_for_the_saved_notebook(shell, scratch_course: Path, capsys, monkeypatch) -> None:
+    """`%tito_test` from inside the notebook: the saved notebook runs in a fresh kernel, and the table
+    is the one `tito test` prints; an untouched release has every exercise not attempted."""
+    monkeypatch.chdir(scratch_course / "modules/01_tensor")
+    shell.run_line_magic("tito_test", "01_tensor")
+    out = capsys.readouterr().out
+    assert "Running the saved 01_tensor.ipynb in a fresh kernel" in out
+    assert "⬜ Exercise 01.1" in out and "0 passed, 0 failed, 11 not attempted" in out, out
+    assert "score: 0/20 points on the visible tests" in out
+    monkeypatch.setenv("TITO_EXPORT", "skip")
+    shell.run_line_magic("tito_test", "01_tensor")
+    assert "Check skipped" in capsys.readouterr().out

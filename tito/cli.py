@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tito.export import ExportError, differences, export, module_file, package_root, read_notebook
 from tito.grading import GradingError, release, release_differences
-from tito.notebooks import CELL_TIMEOUT, ExerciseResult, KernelError, count_statuses, exercise_results, exercises_attempted, run_notebook
+from tito.notebooks import CELL_TIMEOUT, ExerciseResult, KernelError, exercise_results, exercises_attempted, format_report, run_notebook
 from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, RegistryError, course_root, find_module, load_modules
 from tito.student_copy import NOT_IN_STUDENT_COPY, is_student_copy, make_student_copy
 
@@ -68,25 +68,6 @@ def cmd_release(args: argparse.Namespace, root: Path) -> int:
         print(f"wrote the students' copy of the course to {destination}" + (" (a git repository with one commit)" if args.git else "")
               + ": released notebooks, the starting package, tito, the datasets and the milestones; no solutions or hidden tests")
     return 0
-
-
-MARKS = {"passed": "✅", "failed": "❌", "partly done": "🟨", "not attempted": "⬜", "not run": "⏸"}
-PROVISIONAL = "grading also runs hidden tests that check the same behaviour on other inputs, so this score is provisional"
-
-
-def format_report(results: list[ExerciseResult]) -> str:
-    """One row per exercise with its whole first message, then the counts and the score."""
-    lines = []
-    width = max((len(result.title) for result in results), default=0)
-    for result in results:
-        line = f"{MARKS.get(result.status, '?')} Exercise {result.exercise:<6} {result.title:<{width}}  {result.earned:g}/{result.points:g}  {result.status}"
-        if result.detail and result.status != "not attempted":
-            line += "".join(f"\n      {text}" for text in result.detail.splitlines())
-        lines.append(line)
-    earned, total = sum(r.earned for r in results), sum(r.points for r in results)
-    lines.append(count_statuses(results))
-    lines.append(f"score: {earned:g}/{total:g} points on the visible tests; {PROVISIONAL}")
-    return "\n".join(lines)
 
 
 def _notebook_to_test(root: Path, module: Module, solution: bool) -> Path:

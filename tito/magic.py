@@ -1,4 +1,4 @@
-"""The IPython extension behind `%%export` and `%tito_export`; notebooks load it with `%load_ext tito.magic`.
+"""The IPython extension behind `%%export`, `%tito_export` and `%tito_test`; notebooks load it with `%load_ext tito.magic`.
 
 `%%export` is not a real cell magic: an input transformer blanks the marker line, so the cell
 runs natively (same namespace, same traceback and line numbers, an exception fails the cell)
@@ -8,14 +8,16 @@ and `tito export` later finds the marker in the saved notebook.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from tito.cells import cell_source, describe_cell
-from tito.export import EXPORT_MARKER, ExportError, export, is_export_cell, read_notebook
-from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError, course_root, find_module, load_modules
+from tito.export import EXPORT_MARKER, ExportError, export, is_export_cell, package_root, read_notebook
+from tito.notebooks import KernelError, exercise_results, format_report, run_notebook
+from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, RegistryError, course_root, find_module, load_modules
 
 SKIP_ENV = "TITO_EXPORT"  # set to "skip" by tito's headless runs; nbgrader sets NBGRADER_EXECUTION
 
@@ -48,11 +50,14 @@ class ExportState:
         ]
 
 
-def tito_export(state: ExportState, slug: str) -> None:
-    """`%tito_export NN_name`: export the saved notebook's folder into its package."""
-    if os.environ.get(SKIP_ENV) == "skip" or os.environ.get("NBGRADER_EXECUTION"):
-        print("Export skipped: this is a headless run by tito or nbgrader, so your package is left as it is.")
-        return
+def _headless() -> bool:
+    """Whether this kernel is a headless run by tito or nbgrader (where the magics do nothing)."""
+    return os.environ.get(SKIP_ENV) == "skip" or bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def _saved_notebook(state: ExportState, slug: str, nothing: str) -> tuple[Path, Module, str, Path] | None:
+    """(course root, module, folder, notebook) of the module whose folder this kernel runs in, after
+    making sure the saved notebook holds what the kernel ran; None (said) when run elsewhere."""
     here = Path.cwd().resolve()
     try:
         root = course_root(here)
@@ -61,21 +66,61 @@ def tito_export(state: ExportState, slug: str) -> None:
         raise UsageError(str(error)) from None
     folder = next((name for name in (RELEASE_DIR, SOURCE_DIR) if here == (root / name / module.slug).resolve()), None)
     if folder is None:
-        print(f"Nothing exported: this notebook runs in {here}, not in the course's {RELEASE_DIR}/{module.slug}/ folder.")
-        return
+        print(f"{nothing}: this notebook runs in {here}, not in the course's {RELEASE_DIR}/{module.slug}/ folder.")
+        return None
     notebook_path = module.notebook(root, folder)
     try:
         unsaved = state.unsaved_cells(read_notebook(notebook_path))
-        if unsaved:
-            raise UsageError(
-                f"The saved {notebook_path.name} differs from what you ran in {'; '.join(unsaved)}: "
-                "save the notebook first (File > Save, or Ctrl+S), then run this cell again."
-            )
+    except ExportError as error:
+        raise UsageError(str(error)) from None
+    if unsaved:
+        raise UsageError(
+            f"The saved {notebook_path.name} differs from what you ran in {'; '.join(unsaved)}: "
+            "save the notebook first (File > Save, or Ctrl+S), then run this cell again."
+        )
+    return root, module, folder, notebook_path
+
+
+def tito_export(state: ExportState, slug: str) -> None:
+    """`%tito_export NN_name`: export the saved notebook's folder into its package."""
+    if _headless():
+        print("Export skipped: this is a headless run by tito or nbgrader, so your package is left as it is.")
+        return
+    found = _saved_notebook(state, slug, "Nothing exported")
+    if found is None:
+        return
+    root, module, folder, _ = found
+    try:
         written = export(root, folder)
     except ExportError as error:
         raise UsageError(str(error)) from None
     target = next(path for path in written if path.as_posix().endswith(module.exports_to))
     print(f"Exported {folder}/{module.slug}/{module.notebook_name} -> {target.relative_to(root)} ({len(written)} package files up to date).")
+
+
+def tito_test(state: ExportState, slug: str) -> None:
+    """`%tito_test NN_name`: `tito test` from inside the notebook. The saved notebook runs in a fresh
+    kernel started by this one, so the Jupyter server stays free while it runs and nothing in
+    this kernel changes; the table is the one `tito test` prints."""
+    if _headless():
+        print("Check skipped: this is a headless run by tito or nbgrader.")
+        return
+    found = _saved_notebook(state, slug, "Nothing checked")
+    if found is None:
+        return
+    root, module, folder, notebook_path = found
+    environment = {}
+    if folder == SOURCE_DIR:  # the instructor's notebook imports the reference of the earlier modules, as `tito test --solution` does
+        export(root, SOURCE_DIR)
+        environment["PYTHONPATH"] = str(package_root(root, SOURCE_DIR))
+    print(f"Running the saved {notebook_path.name} in a fresh kernel (this one is left as it is) ...", flush=True)
+    started = time.perf_counter()
+    try:
+        executed = run_notebook(notebook_path, env=environment)
+    except KernelError as error:
+        raise UsageError(str(error)) from None
+    print(format_report(exercise_results(executed)))
+    print(f"({time.perf_counter() - started:.1f} s; the same check as `tito test {module.number:02d}` in a terminal)")
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:
@@ -84,6 +129,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
         shell.input_transformers_cleanup.append(blank_export_marker)
     shell.events.register("pre_run_cell", state.record)
     shell.register_magic_function(lambda line: tito_export(state, line), magic_kind="line", magic_name="tito_export")
+    shell.register_magic_function(lambda line: tito_test(state, line), magic_kind="line", magic_name="tito_test")
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:

@@ -202,3 +202,22 @@ def _earlier_failure(cells: list[dict], test_index: int, number: str) -> str:
         if error and exercise_id(meta.get("grade_id", "")) != number:
             return f" (but first: {describe_cell(cells, index)} failed when it ran, {describe_error(error, cell)}; fix it and run the cells below it again)"
     return ""
+
+
+MARKS = {"passed": "✅", "failed": "❌", "partly done": "🟨", "not attempted": "⬜", "not run": "⏸"}
+PROVISIONAL = "grading also runs hidden tests that check the same behaviour on other inputs, so this score is provisional"
+
+
+def format_report(results: list[ExerciseResult]) -> str:
+    """One row per exercise with its whole first message, then the counts and the score."""
+    lines = []
+    width = max((len(result.title) for result in results), default=0)
+    for result in results:
+        line = f"{MARKS.get(result.status, '?')} Exercise {result.exercise:<6} {result.title:<{width}}  {result.earned:g}/{result.points:g}  {result.status}"
+        if result.detail and result.status != "not attempted":
+            line += "".join(f"\n      {text}" for text in result.detail.splitlines())
+        lines.append(line)
+    earned, total = sum(r.earned for r in results), sum(r.points for r in results)
+    lines.append(count_statuses(results))
+    lines.append(f"score: {earned:g}/{total:g} points on the visible tests; {PROVISIONAL}")
+    return "\n".join(lines)
