@@ -91,13 +91,14 @@ def nbformat_44(notebook: dict) -> dict:
     return notebook
 
 
-def with_stderr_debug_print(notebook: dict) -> dict:
+def with_lines_in_init(notebook: dict, *added: str) -> dict:
+    """Exercise 01.1's answer with `added` lines at the top of Tensor.__init__'s body."""
     for cell in notebook["cells"]:
         if nbgrader_meta(cell).get("grade_id") == "ex_01_1":
             lines = cell_source(cell).splitlines()
             at = next(i for i, line in enumerate(lines) if "def __init__" in line)
             indent = re.match(r"\s*", lines[at]).group(0) + "    "
-            lines.insert(at + 1, f"{indent}import sys; print('debug: making a Tensor', file=sys.stderr)")
+            lines[at + 1:at + 1] = [indent + line for line in added]
             cell["source"] = "\n".join(lines)
     return notebook
 
@@ -156,7 +157,7 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
         "full": (filled(), FULL, f"full: {FULL:g}/{FULL:g}"),
         "blank": (blank, 0, f"blank: 0/{FULL:g}"),
         "half": (filled(4), points_up_to(4), f"half: {points_up_to(4):g}/{FULL:g}"),
-        "debug_stderr": (with_stderr_debug_print(filled()), FULL, f"debug_stderr: {FULL:g}/{FULL:g}"),
+        "debug_stderr": (with_lines_in_init(filled(), "import sys; print('debug: making a Tensor', file=sys.stderr)"), FULL, f"debug_stderr: {FULL:g}/{FULL:g}"),
         "deleted_tests": (without(filled(), "test_01_2", "test_01_5"), FULL, "test_01_2 was missing: restored as released"),
         "edited_test": (edited_test(filled()), FULL, "test_01_3 was edited: restored"),
         "copied_locked_cell": (copies_locked_cell(filled()), FULL, f"copied_locked_cell: {FULL:g}/{FULL:g}"),
@@ -170,7 +171,7 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
         "dies_after_nine": (after(filled(), "test_01_9", code("import os\nos._exit(1)")), points_up_to(9), "error 01.10, error 01.11"),
         "killed_after_nine": (after(filled(), "test_01_9", code("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")), points_up_to(9), "the kernel died in cell"),
         "swallows_interrupt": (after(filled(), "test_01_5", code(SWALLOWS_INTERRUPTS)), points_up_to(5), "ignored the interrupt, so its kernel was stopped"),
-        "loops_in_init": (filled_init_loops(), 0, "timed out 01.1"),
+        "loops_in_init": (with_lines_in_init(filled(), "while True:", "    pass"), 0, "timed out 01.1"),
         "not_json": ("{this is not a notebook", 0, "NOT GRADED: the notebook could not be read"),
         # hostile: full marks with no code, the trial class's six ways, and more
         "skip_tags": (tagged_tests(copy.deepcopy(blank), "skip-execution"), 0, "tags restored as released on 11 cells"),
@@ -178,18 +179,6 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
         "detached_process": (first(filled(), code(DETACHED_WRITER)), FULL, "flagged: "),
         **{name: (cheats_with(source), 0, "flagged: ") for name, source in hostile.items()},
     }
-
-
-def filled_init_loops() -> dict:
-    notebook = filled()
-    for cell in notebook["cells"]:
-        if nbgrader_meta(cell).get("grade_id") == "ex_01_1":
-            lines = cell_source(cell).splitlines()
-            at = next(i for i, line in enumerate(lines) if "def __init__" in line)
-            indent = re.match(r"\s*", lines[at]).group(0) + "    "
-            lines.insert(at + 1, f"{indent}while True:\n{indent}    pass")
-            cell["source"] = "\n".join(lines)
-    return notebook
 
 
 @pytest.fixture(scope="module")
