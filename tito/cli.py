@@ -185,7 +185,9 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
     submissions = [s for s in submissions if in_shard(s.student, args.shard)]
     if not submissions:
         raise GradingError(f"no submissions of {module.slug} to grade in {folder or root / 'submitted'}")
-    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.notebook_timeout, memory_bytes=int(args.memory_gb * (1 << 30)))
+    given = {"cell_seconds": args.cell_timeout, "notebook_seconds": args.notebook_timeout,
+             "memory_bytes": int(args.memory_gb * (1 << 30)) if args.memory_gb else None}
+    limits = Limits(**{name: value for name, value in given.items() if value is not None})
     print(f"grading {len(submissions)} submissions of {module.slug}, {args.jobs} at a time ...", flush=True)
     started = time.perf_counter()
     outcomes = grade_class(root, module, submissions, args.jobs, limits, sandboxed=not args.no_sandbox, say=lambda line: print(line, flush=True))
@@ -236,9 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--students", nargs="+", metavar="ID", help="grade only these students")
     grade_cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: the cores, %(default)s)")
     grade_cmd.add_argument("--shard", type=_shard, metavar="K/N", help="grade only shard K of N (a fixed split by student, for several machines)")
-    grade_cmd.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT, help="seconds a cell may run (default %(default)s)")
-    grade_cmd.add_argument("--notebook-timeout", type=float, default=600, help="seconds a whole notebook may run (default %(default)s)")
-    grade_cmd.add_argument("--memory-gb", type=float, default=4, help="memory cap of a student's kernel (default %(default)s)")
+    # defaults: tito.sandbox.Limits (imported only when grading: it brings in the Jupyter client)
+    grade_cmd.add_argument("--cell-timeout", type=float, help=f"seconds a cell may run (default {CELL_TIMEOUT})")
+    grade_cmd.add_argument("--notebook-timeout", type=float, help="seconds a whole notebook may run (default 600)")
+    grade_cmd.add_argument("--memory-gb", type=float, help="memory cap of a student's kernel (default 4)")
     grade_cmd.add_argument("--no-sandbox", action="store_true", help="grade without bubblewrap: limits only, student code can read the course (see the README)")
     grade_cmd.set_defaults(run=cmd_grade)
     merge_cmd = commands.add_parser("merge-grades", help="(instructors) merge the grades.csv of several shards into one")

@@ -299,13 +299,10 @@ def failure_page(slug: str, student: str, reason: str, exercises: list[ExerciseG
             f"or ask your instructor, who has the details.</p>{table}</body></html>")
 
 
-def record(root: Path, kit: ModuleKit, outcome: Outcome) -> None:
+def record(root: Path, db_url: str, kit: ModuleKit, outcome: Outcome) -> None:
     """Write one outcome into the course: the gradebook (this process alone), the graded notebook, the feedback page."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from tito.grading import nbgrader_api
-
-    db_url = nbgrader_api(root).coursedir.db_url
     with Gradebook(db_url) as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes on nbgrader's add_submission
         gradebook.update_or_create_student(outcome.student)
@@ -372,7 +369,8 @@ def grade_class(root: Path, module: Module, submissions: list[Submission], jobs:
     with grading_lock(root), grading_environment(), tempfile.TemporaryDirectory(prefix="tito-grade-") as scratch:
         os.chmod(scratch, 0o700)
         kit = prepare(root, module, Path(scratch), limits, sandboxed)
-        copy_assignment(kit, nbgrader_api(root).coursedir.db_url)
+        db_url = nbgrader_api(root).coursedir.db_url  # read once: nbgrader_config.py is loaded per call
+        copy_assignment(kit, db_url)
         max_total = sum(points for _, points in exercise_points(kit.release))
         # fork: the workers start in milliseconds with nbgrader already imported (spawn costs seconds);
         # nothing here has started a thread or a kernel yet.
@@ -387,7 +385,7 @@ def grade_class(root: Path, module: Module, submissions: list[Submission], jobs:
                     outcome = Outcome(submission.student, error=f"the grading process failed: {type(error).__name__}: {error}")
                     outcome.exercises = [ExerciseGrade(n, 0.0, p, "error", outcome.error) for n, p in exercise_points(kit.release)]
                     outcome.feedback = failure_page(kit.slug, submission.student, outcome.error)
-                record(root, kit, outcome)
+                record(root, db_url, kit, outcome)
                 outcomes.append(outcome)
                 say(log_line(outcome, max_total))
                 for note in outcome.notes:

@@ -33,6 +33,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 import tito
+from tito.notebooks import CELL_TIMEOUT
 
 SYSTEM_FOLDERS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 HOME = "/home/student"
@@ -50,7 +51,7 @@ UNGRADED_PREFIXES = ("sys-", "demo-")
 class Limits:
     """What one submission may use."""
 
-    cell_seconds: float = 60
+    cell_seconds: float = CELL_TIMEOUT
     notebook_seconds: float = 600
     memory_bytes: int = 4 << 30
     output_bytes: int = 100_000  # per cell: the rest of a flood is dropped with a note
