@@ -87,3 +87,16 @@ def test_committed_notebooks_have_no_outputs() -> None:
         for path in sorted((ROOT / folder).rglob("*.ipynb")):
             for cell in read_notebook(path)["cells"]:
                 assert not cell.get("outputs") and cell.get("execution_count") is None, f"{path}: strip the outputs"
+
+
+def test_committed_notebooks_carry_the_kernels_language_info() -> None:
+    """JupyterLab writes the kernel's language_info into the notebook when the kernel connects: a
+    notebook saved without it shows as modified before the student typed anything."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    expected = {key: value for key, value in IPythonKernel.language_info.items() if key != "version"}
+    notebooks = [*(ROOT / SOURCE_DIR).rglob("*.ipynb"), *(ROOT / RELEASE_DIR).rglob("*.ipynb"), *(ROOT / "milestones").glob("*/*.ipynb")]
+    for path in sorted(notebooks):
+        info = dict(read_notebook(path)["metadata"].get("language_info", {}))
+        assert re.fullmatch(r"3\.\d+\.\d+", str(info.pop("version", ""))) and info == expected, \
+            f"{path.relative_to(ROOT)}: its metadata's language_info is not the python3 kernel's ({info})"
