@@ -4,7 +4,9 @@ goes to tests/screenshots/ (not committed), which the README names."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,9 +14,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
-from conftest import exercise_sources
+from conftest import exercise_sources, exported_reference
 
 from tito.export import read_notebook
 from tito.grading import release
@@ -27,7 +30,7 @@ TOKEN = "tinytorch-browser-test"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
-playwright = pytest.importorskip("playwright.sync_api", reason="the browser tests need Playwright (pip install -e '.[browser]')")
+playwright = pytest.importorskip("playwright.sync_api", reason="the browser tests need Playwright (pip install -e '.[test]')")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="the browser tests need Debian's chromium (apt-get install chromium)")
 
 
@@ -38,46 +41,71 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory):
-    """A scratch course served by JupyterLab on loopback (its HOME a temporary folder), stopped by its PID."""
-    base = tmp_path_factory.mktemp("browser")
-    course = base / "course"
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scratch copy of the course, released (the gradebook the Formgrader lists)."""
+    course = tmp_path_factory.mktemp("browser") / "course"
     course.mkdir()
     for name in ("modules.toml", "nbgrader_config.py"):
         (course / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(["cp", "-r", *(str(ROOT / folder) for folder in ("source_solutions", "modules", "tinytorch")), str(course)], check=True)
+    subprocess.run(["cp", "-r", *(str(ROOT / folder) for folder in ("source_solutions", "modules", "tinytorch", "milestones")), str(course)],
+                   check=True)
+    for generated in ("executed", "trained"):
+        shutil.rmtree(course / "milestones" / "03_1986_mlp" / generated, ignore_errors=True)
     (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
-    release(course)  # the gradebook the Formgrader lists
-    home = base / "home"
+    release(course)
+    return course
+
+
+@contextlib.contextmanager
+def tito_lab(course: Path, *role: str) -> Iterator[str]:
+    """`tito lab` (as the README says to start JupyterLab) on loopback with a token, its HOME a
+    temporary folder, the course's own tinytorch first on the kernels' path as an editable install
+    of that course would give; stopped by its PID. Yields the server's address."""
+    home = course.parent / f"home{'-'.join(('',) + role)}"
     home.mkdir()
     port = free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("JUPYTER")}
-    environment.update(HOME=str(home), TITO_EXPORT="",
+    environment.update(HOME=str(home), PYTHONPATH=str(course),
                        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    log = open(base / "lab.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={course}", "--LabApp.expose_app_in_browser=True"],
-        cwd=course, env=environment, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+    environment.pop("TITO_EXPORT", None)
+    log_path = course.parent / f"lab{'-'.join(('',) + role)}.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "tito"), "lab", *role, "--", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={port}", f"--IdentityProvider.token={TOKEN}", "--LabApp.expose_app_in_browser=True"],
+            cwd=course, env=environment, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    server.kill()
+                    pytest.fail(f"JupyterLab did not start:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
         try:
-            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
+            yield url
+        finally:
+            os.kill(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
                 server.kill()
-                pytest.fail(f"JupyterLab did not start:\n{(base / 'lab.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-    yield url, course
-    os.kill(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+
+
+@pytest.fixture(scope="module")
+def student_lab(course: Path) -> Iterator[str]:
+    with tito_lab(course) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(course: Path) -> Iterator[str]:
+    with tito_lab(course, "--instructor") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +124,7 @@ class Notebook:
 
     def __init__(self, page, url: str, path: str) -> None:
         self.page = page
-        page.goto(f"{url}/lab/tree/{path}?token={TOKEN}")
+        page.goto(f"{url}/lab/tree/{path}?reset&token={TOKEN}")  # reset: no tab restored from an earlier page
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         self.wait_idle()
         self.ids = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets.map(cell => cell.model.id)")
@@ -120,8 +148,29 @@ class Notebook:
         self.wait_idle(timeout)
         return self.output(cell_id)
 
+    def dirty(self) -> bool:
+        return self.page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty")
+
+    def index_of(self, text: str) -> int:
+        """The index of the first code cell whose source contains `text`."""
+        return self.page.evaluate(
+            "(text) => window.jupyterapp.shell.currentWidget.content.widgets.findIndex("
+            "cell => cell.model.type === 'code' && cell.model.sharedModel.getSource().includes(text))", text)
+
+    def badge(self, cell_id: str) -> str:
+        """The text a cell's editor shows over its code (the lock badge of `tito lab`), or ''."""
+        return self.cell(cell_id).locator(".jp-InputArea-editor").evaluate("(el) => getComputedStyle(el, '::after').content")
+
     def output(self, cell_id: str) -> str:
-        return self.cell(cell_id).locator(".jp-OutputArea").inner_text()
+        """The cell's output as text, read from the notebook's model: JupyterLab skips rendering cells
+        out of view (CSS content-visibility), so their DOM text can read as empty."""
+        outputs = self.page.evaluate("(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.toJSON()",
+                                     self.ids.index(cell_id))
+        parts = []
+        for output in outputs:
+            text = output.get("text") or output.get("data", {}).get("text/plain") or "\n".join(output.get("traceback", []))
+            parts.append("".join(text) if isinstance(text, list) else text)
+        return "\n".join(parts)
 
     def source(self, cell_id: str) -> str:
         return self.page.evaluate("(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.getSource()",
@@ -140,11 +189,18 @@ class Notebook:
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def test_a_student_works_through_module_01_in_jupyterlab(lab, browser) -> None:
-    url, course = lab
+def menu_commands(page) -> set[str]:
+    return set(page.evaluate("() => window.jupyterapp.commands.listCommands().filter(id => id.startsWith('nbgrader:'))"))
+
+
+def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    notebook = Notebook(page, url, "modules/01_tensor/01_tensor.ipynb")
+    notebook = Notebook(page, student_lab, "modules/01_tensor/01_tensor.ipynb")
     notebook.shot("01-module-01-open")
+    assert not notebook.dirty(), "the notebook shows as modified before the student did anything"
+    assert "nbgrader:open-formgrader" not in menu_commands(page) and "nbgrader:open-create-assignment" not in menu_commands(page)
+    assert page.get_by_text("Validate", exact=True).count() == 0, "students check their work with the check cell"
+    assert page.locator(".jp-Notification-Toast").filter(has_text="news").count() == 0
 
     for cell_id in ("setup", "given-add-to-class", "ex-01-1"):  # top to bottom, as the notebook says
         assert "Error" not in notebook.run(cell_id), cell_id
@@ -160,8 +216,9 @@ def test_a_student_works_through_module_01_in_jupyterlab(lab, browser) -> None:
     assert "Error" not in passed and "NotImplementedError" not in passed, passed
     notebook.shot("03-exercise-passes", "test-01-1")
 
+    assert "locked" in notebook.badge("test-01-2") and "locked" not in notebook.badge("ex-01-1")
     before = notebook.source("test-01-2")
-    notebook.cell("test-01-2").locator(".cm-content").click()
+    notebook.cell("test-01-2").locator(".cm-content").click(position={"x": 10, "y": 10})
     page.keyboard.type("x = 1  # editing a test")
     page.keyboard.press("Escape")
     assert notebook.source("test-01-2") == before, "a locked test cell changed"
@@ -183,12 +240,47 @@ def test_a_student_works_through_module_01_in_jupyterlab(lab, browser) -> None:
     page.close()
 
 
-def test_an_instructor_sees_the_modules_in_the_formgrader(lab, browser) -> None:
-    url, _ = lab
+def test_a_student_with_every_module_done_runs_the_milestone(student_lab, course, browser) -> None:
+    """Run All on Milestone 03.1 with a finished library (the reference, in the course's own
+    tinytorch/): the live progress bar and the plots render as images."""
+    shutil.copytree(exported_reference() / "tinytorch", course / "tinytorch", dirs_exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{url}/formgrader?token={TOKEN}")
+    notebook = Notebook(page, student_lab, "milestones/03_1986_mlp/01_rumelhart_tinydigits.ipynb")
+    assert not notebook.dirty()
+    page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()  # Run > Run All Cells
+    page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+    last = notebook.ids[-1]
+    page.wait_for_function("(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.executionCount !== null",
+                           arg=len(notebook.ids) - 1, timeout=240_000)
+    notebook.wait_idle(240)
+    first = notebook.output(notebook.ids[1])
+    assert "your own export" in first, first
+    fit = notebook.ids[notebook.index_of("trainer.fit(")]
+    training = notebook.output(fit)
+    assert "epoch 20: loss" in training and "trained in" in training, training
+    bar = notebook.cell(fit).locator(".jp-OutputArea .widget-hprogress")  # tqdm's ipywidgets bar, live while training runs
+    bar.wait_for(state="attached", timeout=30_000)
+    progress = notebook.cell(fit).locator(".jp-OutputArea .widget-hbox").first.evaluate("(box) => box.textContent")
+    assert "640/640" in progress and "100%" in progress, progress
+    notebook.shot("07-milestone-trained", fit)
+    images = page.locator(".jp-OutputArea .jp-RenderedImage img")
+    assert images.count() >= 3, images.count()
+    sizes = images.evaluate_all("(all) => all.map(img => [img.complete, img.naturalWidth, img.naturalHeight])")
+    assert all(complete and width > 200 and height > 100 for complete, width, height in sizes), sizes
+    assert "Error" not in notebook.output(last) and "Traceback" not in page.locator(".jp-Notebook").inner_text()
+    notebook.shot("08-milestone-plots", notebook.ids[notebook.index_of("plot_hidden_weights(")])
+    page.close()
+
+
+def test_an_instructor_sees_the_modules_in_the_formgrader(instructor_lab, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    notebook = Notebook(page, instructor_lab, "source_solutions/01_tensor/01_tensor.ipynb")
+    assert {"nbgrader:open-formgrader", "nbgrader:open-create-assignment"} <= menu_commands(page)
+    assert page.get_by_text("Validate", exact=True).count() >= 1
+    notebook.shot("09-instructor-source-notebook")
+    page.goto(f"{instructor_lab}/formgrader?token={TOKEN}")
     page.wait_for_selector("text=01_tensor", timeout=60_000)
     for slug in ("01_tensor", "08_dataloader"):
         assert page.locator(f"text={slug}").count() >= 1, slug
-    page.screenshot(path=str(SCREENSHOTS / "08-formgrader.png"))
+    page.screenshot(path=str(SCREENSHOTS / "10-formgrader.png"))
     page.close()

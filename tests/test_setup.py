@@ -41,7 +41,7 @@ def test_readme_has_a_student_path_and_an_instructor_path_whose_test_command_ci_
     assert student == [
         "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/tito milestone 03",
         ".venv/bin/tito doctor",
-        ".venv/bin/jupyter lab",
+        ".venv/bin/tito lab",
         ".venv/bin/tito test 01",
     ], "tests/test_student_copy.py runs exactly these in a student's copy"
     assert "pytest" in instructor[0] and "tito test 01 --solution" in instructor[1]

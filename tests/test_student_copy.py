@@ -102,11 +102,10 @@ def free_port() -> int:
 
 
 def start_jupyter_lab(command: str, folder: Path, home: Path) -> tuple[subprocess.Popen, str]:
-    """The README's `jupyter lab`, headless: no browser, loopback, a token, HOME in a scratch folder."""
+    """The README's `tito lab`, headless: no browser, loopback, a token, HOME in a scratch folder
+    (as root, in containers and CI, tito lab adds --allow-root itself)."""
     port, token = free_port(), "student-copy-test"
-    flags = ["--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}"]
-    if os.geteuid() == 0:
-        flags.append("--allow-root")  # containers and CI run as root; a student's laptop does not
+    flags = ["--", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}"]
     environment = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / ".jupyter")}
     process = subprocess.Popen([*command.split(), *flags], cwd=folder, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                start_new_session=True)
@@ -127,7 +126,7 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 90) -> dict:
 
 
 def test_the_readme_student_commands_work_in_the_copy(copies: tuple[Path, Path], tmp_path: Path) -> None:
-    """Install, `tito doctor`, `jupyter lab` (serving the module's notebook), `tito test 01`: as the README says."""
+    """Install, `tito doctor`, `tito lab` (serving the module's notebook), `tito test 01`: as the README says."""
     _, students = copies
     install, doctor, lab, test = readme_commands((students / "README.md").read_text())[0]
     environment = {name: value for name, value in os.environ.items() if name not in ("TITO_COURSE_ROOT", "PYTHONPATH", "VIRTUAL_ENV")}

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from tito.export import ExportError, differences, export, module_file, package_root, read_notebook
 from tito.grading import GradingError, release, release_differences
@@ -159,6 +160,16 @@ def cmd_doctor(args: argparse.Namespace, root: Path) -> int:
     return 1 if problems else 0
 
 
+def cmd_lab(args: argparse.Namespace, root: Path) -> NoReturn:
+    from tito.lab import INSTRUCTOR, STUDENT, lab_command
+
+    role = INSTRUCTOR if args.instructor else STUDENT
+    command, environment = lab_command(root, role, [argument for argument in args.lab_arguments if argument != "--"])
+    print(f"Starting JupyterLab for {'the instructor' if args.instructor else 'students'} in {root} (stop it with Ctrl+C)", flush=True)
+    os.chdir(root)
+    os.execve(command[0], command, environment)  # JupyterLab takes over this process: Ctrl+C and its PID are its own
+
+
 def cmd_milestone(args: argparse.Namespace, root: Path) -> int:
     from tito.milestones import run_milestone
 
@@ -248,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     merge_cmd.add_argument("output", help="the merged CSV to write")
     merge_cmd.add_argument("csvs", nargs="+", help="the shards' grades.csv files")
     merge_cmd.set_defaults(run=cmd_merge_grades)
+    lab_cmd = commands.add_parser("lab", help="start JupyterLab for this course: locked cells marked, students without nbgrader's instructor tools")
+    lab_cmd.add_argument("--instructor", action="store_true", help="with nbgrader's instructor tools: Formgrader, Create Assignment, Validate")
+    lab_cmd.add_argument("lab_arguments", nargs=argparse.REMAINDER, metavar="-- JUPYTER-LAB-OPTIONS", help="passed on to jupyter lab, e.g. -- --no-browser --port 8890")
+    lab_cmd.set_defaults(run=cmd_lab)
     milestone_cmd = commands.add_parser("milestone", help="run a milestone's notebooks headless and report their accuracy and time")
     milestone_cmd.add_argument("number", help="the milestone's number, e.g. 03")
     milestone_cmd.add_argument("--reference", action="store_true", help="run on the course's reference solution instead of your tinytorch")
