@@ -202,7 +202,9 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     assert page.get_by_text("Validate", exact=True).count() == 0, "students check their work with the check cell"
     assert page.locator(".jp-Notification-Toast").filter(has_text="news").count() == 0
 
-    for cell_id in ("setup", "given-add-to-class", "ex-01-1"):  # top to bottom, as the notebook says
+    setup = notebook.run("setup")
+    assert setup == "", f"the setup cell found a problem in a fresh course: {setup}"
+    for cell_id in ("given-add-to-class", "ex-01-1"):  # top to bottom, as the notebook says
         assert "Error" not in notebook.run(cell_id), cell_id
     stub = notebook.run("test-01-1")
     assert "NotImplementedError" in stub and "Exercise 01.1: Tensor.__init__" in stub, stub

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 
 import nbformat
@@ -13,7 +15,11 @@ from IPython.core.interactiveshell import InteractiveShell
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from tito.cells import cell_source
+from tito.export import export, read_notebook
 from tito.magic import blank_export_marker
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_headless(folder: Path, sources: list[str], allow_errors: bool = False) -> nbformat.NotebookNode:
@@ -139,3 +145,65 @@ def test_check_magic_prints_tito_tests_table_for_the_saved_notebook(shell, scrat
     monkeypatch.setenv("TITO_EXPORT", "skip")
     shell.run_line_magic("tito_test", "01_tensor")
     assert "Check skipped" in capsys.readouterr().out
+
+
+def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(shell, scratch_course: Path, capsys, monkeypatch) -> None:
+    """`%tito_setup` in Module 03's setup cell: quiet when all is well; then an edited Module 02 that
+    was not exported again, a missing export, missing datasets, another course's tinytorch."""
+    export(scratch_course)
+    monkeypatch.syspath_prepend(str(scratch_course))  # as `pip install -e .` in this course gives
+    monkeypatch.delitem(sys.modules, "tinytorch", raising=False)
+    monkeypatch.chdir(scratch_course / "modules/03_layers")
+    shell.run_line_magic("tito_setup", "03_layers")
+    assert capsys.readouterr().out == ""
+
+    activations = scratch_course / "modules/02_activations/02_activations.ipynb"
+    notebook = read_notebook(activations)
+    cell = next(cell for cell in notebook["cells"] if cell_source(cell).startswith("%%export"))
+    cell["source"] = cell_source(cell) + "\n# edited after the export"
+    activations.write_text(json.dumps(notebook))
+    shell.run_line_magic("tito_setup", "03_layers")
+    out = capsys.readouterr().out
+    assert "⚠️  tinytorch/core/activations.py is older than your saved modules/02_activations/02_activations.ipynb\n" \
+           "    fix: run the last cell of modules/02_activations/02_activations.ipynb (or `tito export` in a terminal)" in out, out
+    assert "`tito doctor` in a terminal checks the whole installation" in out
+
+    (scratch_course / "tinytorch/core/tensor.py").unlink()
+    (scratch_course / "datasets").unlink()
+    (scratch_course / "datasets").mkdir()
+    shell.run_line_magic("tito_setup", "03_layers")
+    out = capsys.readouterr().out
+    assert "⚠️  tinytorch/core/tensor.py is missing\n    fix: run the last cell of modules/01_tensor/01_tensor.ipynb" in out, out
+    assert "datasets/tinydigits" in out and "datasets/mnist" in out, out
+
+    monkeypatch.syspath_prepend(str(scratch_course.parent))  # another folder's package first on the path
+    monkeypatch.delitem(sys.modules, "tinytorch", raising=False)  # the data check above imported the course's
+    (scratch_course.parent / "tinytorch").mkdir()
+    (scratch_course.parent / "tinytorch/__init__.py").write_text("")
+    shell.run_line_magic("tito_setup", "03_layers")
+    out = capsys.readouterr().out
+    assert f"this kernel imports tinytorch from {scratch_course.parent / 'tinytorch'}, not from this course" in out, out
+    assert "fix: in this course's folder: pip install -e ." in out
+
+    monkeypatch.setenv("TITO_EXPORT", "skip")  # graded or tested headless: silent
+    shell.run_line_magic("tito_setup", "03_layers")
+    assert capsys.readouterr().out == ""
+
+
+def test_setup_cell_names_the_fix_when_the_kernel_lacks_the_course(tmp_path: Path) -> None:
+    """A kernel whose Python has no tito (the wrong kernel, or the course not installed): the setup
+    cell's own first lines say what to do, before `%load_ext tito.magic` could fail."""
+    setup = next(cell_source(cell) for cell in read_notebook(ROOT / "modules/01_tensor/01_tensor.ipynb")["cells"] if cell.get("id") == "setup")
+    hidden = tmp_path / "hide"
+    hidden.mkdir()
+    # the kernel's Python without the course: no editable-install finder, no course folder on the path
+    (hidden / "sitecustomize.py").write_text("import sys\nsys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]\n")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup)])
+    environment = {**os.environ, "PYTHONPATH": str(hidden)}
+    client = NotebookClient(notebook, kernel_name="python3", timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}})
+    client.km = client.create_kernel_manager()
+    client.execute(env=environment)
+    error = notebook.cells[0].outputs[-1]
+    assert error["ename"] == "ModuleNotFoundError", error
+    assert "where the course is not installed: pick the course's kernel (Kernel > Change Kernel)" in error["evalue"]
+    assert "`pip install -e .` in the course folder; then `tito doctor`" in error["evalue"]

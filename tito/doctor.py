@@ -9,7 +9,8 @@ from importlib import metadata
 from pathlib import Path
 
 from tito import datasets
-from tito.registry import RegistryError, load_modules
+from tito.export import ExportError, module_file, package_root, read_notebook
+from tito.registry import RELEASE_DIR, Module, RegistryError, load_modules
 
 Check = tuple[bool, str, str]  # (ok, what was checked, how to fix it)
 DISTRIBUTION = "tinytorch-course"
@@ -122,3 +123,55 @@ def run_checks(root: Path) -> list[Check]:
         check_alembic(),
         *check_datasets(),
     ]
+
+
+Problem = tuple[str, str]  # (what is wrong, the one-line fix)
+
+
+def tinytorch_problem(root: Path) -> Problem | None:
+    """Whether `import tinytorch` in this Python gets this course's own package (found, not imported)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("tinytorch")
+    own = (root / "tinytorch").resolve()
+    if spec is None or not spec.origin:
+        return f"this kernel's Python ({sys.executable}) cannot import tinytorch", f"in the course folder: {INSTALL}"
+    found = Path(spec.origin).resolve().parent
+    if found != own:
+        return (f"this kernel imports tinytorch from {found}, not from this course ({own})",
+                f"in this course's folder: {INSTALL}; or pick that environment's kernel (Kernel > Change Kernel)")
+    return None
+
+
+def stale_exports(root: Path, before: Module) -> list[Problem]:
+    """The earlier modules whose generated file is not what their saved notebook exports (edited or
+    saved after the last export): the notebook being set up would import the old code."""
+    problems = []
+    for module in load_modules(root):
+        notebook = module.notebook(root, RELEASE_DIR)
+        if module.number >= before.number or not notebook.exists():
+            continue
+        generated = package_root(root) / module.exports_to
+        try:
+            current = module_file(root, module, read_notebook(notebook))
+        except ExportError as error:
+            problems.append((str(error), f"fix that cell of {notebook.relative_to(root)}, save it and run its last cell"))
+            continue
+        if not generated.exists() or generated.read_text(encoding="utf-8") != current:
+            state = "is missing" if not generated.exists() else f"is older than your saved {notebook.relative_to(root)}"
+            problems.append((f"{generated.relative_to(root)} {state}",
+                             f"run the last cell of {notebook.relative_to(root)} (or `tito export` in a terminal)"))
+    return problems
+
+
+def setup_problems(root: Path, module: Module) -> list[Problem]:
+    """What would go wrong in a student's notebook of `module` before its imports run."""
+    problems = [problem for problem in [tinytorch_problem(root)] if problem]
+    problems += stale_exports(root, module)
+    try:
+        # the course's own datasets/, by path: finding it through `import tinytorch` would run the package first
+        problems += [(problem, "") for problem in datasets.verify_datasets(root / "datasets")]  # each says how to restore the file
+    except Exception as error:  # the data code itself is missing or broken
+        problems.append((f"the course's data code (tinytorch/data/loader.py) could not be used: {type(error).__name__}: {error}",
+                         "`git checkout -- tinytorch/data/loader.py`, or export Module 08 again"))
+    return problems

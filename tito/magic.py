@@ -1,4 +1,4 @@
-"""The IPython extension behind `%%export`, `%tito_export` and `%tito_test`; notebooks load it with `%load_ext tito.magic`.
+"""The IPython extension behind `%%export`, `%tito_setup`, `%tito_export` and `%tito_test`; notebooks load it with `%load_ext tito.magic`.
 
 `%%export` is not a real cell magic: an input transformer blanks the marker line, so the cell
 runs natively (same namespace, same traceback and line numbers, an exception fails the cell)
@@ -123,6 +123,29 @@ def tito_test(state: ExportState, slug: str) -> None:
     print(f"({time.perf_counter() - started:.1f} s; the same check as `tito test {module.number:02d}` in a terminal)")
 
 
+def tito_setup(slug: str) -> None:
+    """`%tito_setup NN_name`, in each setup cell before the imports: check what the imports below
+    need (this course's own tinytorch, the earlier modules exported as last saved, the datasets)
+    and print each problem with its one-line fix, instead of an ImportError from deep inside."""
+    if _headless():
+        return
+    here = Path.cwd().resolve()
+    try:
+        root = course_root(here)
+        module = find_module(load_modules(root), slug.strip())
+    except RegistryError as error:
+        raise UsageError(str(error)) from None
+    if here != (root / RELEASE_DIR / module.slug).resolve():
+        return  # the instructor's source_solutions/, or a copy elsewhere: the student's checks do not apply
+    from tito.doctor import setup_problems
+
+    problems = setup_problems(root, module)
+    for problem, fix in problems:
+        print(f"⚠️  {problem}" + (f"\n    fix: {fix}" if fix else ""))
+    if problems:
+        print("Then run this cell again. `tito doctor` in a terminal checks the whole installation.")
+
+
 def load_ipython_extension(shell: InteractiveShell) -> None:
     state = ExportState()
     if blank_export_marker not in shell.input_transformers_cleanup:
@@ -130,6 +153,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     shell.events.register("pre_run_cell", state.record)
     shell.register_magic_function(lambda line: tito_export(state, line), magic_kind="line", magic_name="tito_export")
     shell.register_magic_function(lambda line: tito_test(state, line), magic_kind="line", magic_name="tito_test")
+    shell.register_magic_function(tito_setup, magic_kind="line", magic_name="tito_setup")
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:
