@@ -208,6 +208,8 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
         assert "Error" not in notebook.run(cell_id), cell_id
     stub = notebook.run("test-01-1")
     assert "NotImplementedError" in stub and "Exercise 01.1: Tensor.__init__" in stub, stub
+    assert stub.rstrip().endswith("💡 Exercise 01.1 (Tensor.__init__) is not written yet: in its cell, replace the "
+                                  "`raise NotImplementedError(...)` line with your code and run the cell."), stub
     notebook.shot("02-stub-names-the-exercise", "test-01-1")
 
     answer = exercise_sources(read_notebook(ROOT / "source_solutions/01_tensor/01_tensor.ipynb"))["ex_01_1"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -150,12 +151,20 @@ def test_check_magic_prints_tito_tests_table_for_the_saved_notebook(shell, scrat
 def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(shell, scratch_course: Path, capsys, monkeypatch) -> None:
     """`%tito_setup` in Module 03's setup cell: quiet when all is well; then an edited Module 02 that
     was not exported again, a missing export, missing datasets, another course's tinytorch."""
+    for slug in ("01_tensor", "02_activations"):  # a student who finished modules 01 and 02
+        shutil.copy(scratch_course / "source_solutions" / slug / f"{slug}.ipynb", scratch_course / "modules" / slug)
     export(scratch_course)
     monkeypatch.syspath_prepend(str(scratch_course))  # as `pip install -e .` in this course gives
     monkeypatch.delitem(sys.modules, "tinytorch", raising=False)
     monkeypatch.chdir(scratch_course / "modules/03_layers")
     shell.run_line_magic("tito_setup", "03_layers")
     assert capsys.readouterr().out == ""
+    monkeypatch.chdir(scratch_course / "modules/04_losses")  # Module 03 is still as released
+    shell.run_line_magic("tito_setup", "04_losses")
+    assert "⚠️  Module 03 is not finished: 7 exercises still raise NotImplementedError in tinytorch/core/layers.py, the first " \
+           "Exercise 03.1 (Module.named_parameters)\n    fix: finish them in modules/03_layers/03_layers.ipynb, then run its last cell" \
+           in capsys.readouterr().out
+    monkeypatch.chdir(scratch_course / "modules/03_layers")
 
     activations = scratch_course / "modules/02_activations/02_activations.ipynb"
     notebook = read_notebook(activations)
@@ -166,7 +175,7 @@ def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(shell
     out = capsys.readouterr().out
     assert "⚠️  tinytorch/core/activations.py is older than your saved modules/02_activations/02_activations.ipynb\n" \
            "    fix: run the last cell of modules/02_activations/02_activations.ipynb (or `tito export` in a terminal)" in out, out
-    assert "`tito doctor` in a terminal checks the whole installation" in out
+    assert "(`tito doctor` in a terminal checks the whole installation.)" in out
 
     (scratch_course / "tinytorch/core/tensor.py").unlink()
     (scratch_course / "datasets").unlink()
@@ -207,3 +216,25 @@ def test_setup_cell_names_the_fix_when_the_kernel_lacks_the_course(tmp_path: Pat
     assert error["ename"] == "ModuleNotFoundError", error
     assert "where the course is not installed: pick the course's kernel (Kernel > Change Kernel)" in error["evalue"]
     assert "`pip install -e .` in the course folder; then `tito doctor`" in error["evalue"]
+
+
+def test_a_stubs_error_ends_with_what_to_do(shell, scratch_course: Path, capsys, monkeypatch) -> None:
+    """In JupyterLab, a NotImplementedError from a stub gets one last line: the exercise, the notebook
+    it lives in, and the fix. Headless runs (grading) keep IPython's own error output."""
+    monkeypatch.chdir(scratch_course / "modules/03_layers")
+    shell.run_cell('raise NotImplementedError("Exercise 01.5: Tensor.__matmul__")')
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("💡 Exercise 01.5 (Tensor.__matmul__) is still a stub in your tinytorch: finish it in "
+                                 "modules/01_tensor/01_tensor.ipynb, then save that notebook and run its last cell to export it."), out
+    shell.run_cell('raise NotImplementedError("Exercise 03.2: Module.named_modules")')
+    assert capsys.readouterr().out.rstrip().endswith(
+        "💡 Exercise 03.2 (Module.named_modules) is not written yet: in its cell, replace the `raise NotImplementedError(...)` line "
+        "with your code and run the cell.")
+    shell.run_cell("from tito.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')",)
+    assert "checks.py" in capsys.readouterr().out  # not a stub's message: IPython's traceback as it is
+    shell.run_cell('def stub():\n    raise NotImplementedError("Exercise 01.1: Tensor.__init__")\n'
+                   "from tito.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')")
+    out = capsys.readouterr().out
+    assert "checks.py" not in out and "stub()" in out and "Exercise 01.1 (Tensor.__init__) is still a stub" in out, out
+    shell.run_cell('raise NotImplementedError("something else")')
+    assert "💡" not in capsys.readouterr().out

@@ -11,6 +11,7 @@ import re
 STUB_PREFIX = "Exercise "
 # A released stub line: raise NotImplementedError("Exercise 01.3: Tensor.__matmul__")
 STUB_LINE = re.compile(r'raise NotImplementedError\("Exercise (\d+\.\d+): ([^"]*)"\)')
+STUB_RAISED = re.compile(r"^Exercise (\d+)\.(\d+): (.+)$")  # the message of that error
 _MARKDOWN_HEADING = re.compile(r"^#+\s+(.+?)\s*$", re.MULTILINE)
 
 

@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 from tito import datasets
+from tito.cells import STUB_LINE
 from tito.export import ExportError, module_file, package_root, read_notebook
 from tito.registry import RELEASE_DIR, Module, RegistryError, load_modules
 
@@ -164,10 +165,31 @@ def stale_exports(root: Path, before: Module) -> list[Problem]:
     return problems
 
 
+def unfinished_modules(root: Path, before: Module) -> list[Problem]:
+    """The earlier modules whose export still holds stubs: the notebook being set up may call them."""
+    problems = []
+    for module in load_modules(root):
+        generated = package_root(root) / module.exports_to
+        if module.number >= before.number or not generated.exists():
+            continue
+        exercises: dict[str, str] = {}  # exercise -> the name in its first stub
+        for number, name in STUB_LINE.findall(generated.read_text(encoding="utf-8")):
+            exercises.setdefault(number, name)
+        if exercises:
+            first, name = next(iter(exercises.items()))
+            notebook = module.notebook(root, RELEASE_DIR).relative_to(root)
+            count = f"{len(exercises)} exercises still raise" if len(exercises) > 1 else "1 exercise still raises"
+            problems.append((f"Module {module.number:02d} is not finished: {count} NotImplementedError "
+                             f"in {generated.relative_to(root)}, the first Exercise {first} ({name})",
+                             f"finish them in {notebook}, then run its last cell (this notebook may call them)"))
+    return problems
+
+
 def setup_problems(root: Path, module: Module) -> list[Problem]:
     """What would go wrong in a student's notebook of `module` before its imports run."""
     problems = [problem for problem in [tinytorch_problem(root)] if problem]
     problems += stale_exports(root, module)
+    problems += unfinished_modules(root, module)
     try:
         # the course's own datasets/, by path: finding it through `import tinytorch` would run the package first
         problems += [(problem, "") for problem in datasets.verify_datasets(root / "datasets")]  # each says how to restore the file

@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import TracebackType
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from tito.cells import cell_source, describe_cell
+from tito.cells import STUB_RAISED, cell_source, describe_cell
 from tito.export import EXPORT_MARKER, ExportError, export, is_export_cell, package_root, read_notebook
 from tito.notebooks import KernelError, exercise_results, format_report, run_notebook
 from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, RegistryError, course_root, find_module, load_modules
 
+TITO_FOLDER = Path(__file__).resolve().parent
 SKIP_ENV = "TITO_EXPORT"  # set to "skip" by tito's headless runs; nbgrader sets NBGRADER_EXECUTION
 
 
@@ -143,11 +145,57 @@ def tito_setup(slug: str) -> None:
     for problem, fix in problems:
         print(f"⚠️  {problem}" + (f"\n    fix: {fix}" if fix else ""))
     if problems:
-        print("Then run this cell again. `tito doctor` in a terminal checks the whole installation.")
+        print("(`tito doctor` in a terminal checks the whole installation.)")
+
+
+def stub_hint(error: BaseException, here: Path) -> str | None:
+    """For a stub's NotImplementedError ("Exercise 01.5: Tensor.__matmul__"): which exercise, where it
+    lives, and what to do; None for any other error."""
+    match = STUB_RAISED.match(str(error))
+    if not match:
+        return None
+    exercise = f"Exercise {match[1]}.{match[2]} ({match[3]})"
+    try:
+        root = course_root(here)
+        module = next(module for module in load_modules(root) if module.number == int(match[1]))
+    except (RegistryError, StopIteration):
+        return f"💡 {exercise} is not written yet: replace the `raise NotImplementedError(...)` line of its cell with your code."
+    if here == (root / RELEASE_DIR / module.slug).resolve():
+        return f"💡 {exercise} is not written yet: in its cell, replace the `raise NotImplementedError(...)` line with your code and run the cell."
+    return (f"💡 {exercise} is still a stub in your tinytorch: finish it in {module.notebook(root).relative_to(root)}, "
+            "then save that notebook and run its last cell to export it.")
+
+
+def explain_stub(shell: InteractiveShell, etype, value, tb, tb_offset=None) -> list[str]:
+    """IPython's usual traceback, with the stub's hint as its last line (what a student reads first)
+    and without the frames of tito's own checks, which only pass the error on. Shown through
+    `_showtraceback`, as `showtraceback` does: ipykernel's version sends the error to JupyterLab."""
+    hint = stub_hint(value, Path.cwd().resolve())
+    if hint:
+        tb = _without_tito_frames(tb)
+    structured = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    structured += [hint] if hint else []
+    shell._showtraceback(etype, value, structured)
+    return structured
+
+
+def _without_tito_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The same traceback without the frames in tito's own files."""
+    kept = []
+    while tb is not None:
+        if not Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(TITO_FOLDER):
+            kept.append(tb)
+        tb = tb.tb_next
+    rebuilt = None
+    for frame in reversed(kept):
+        rebuilt = TracebackType(rebuilt, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return rebuilt
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:
     state = ExportState()
+    if not _headless():  # graded and tested runs keep IPython's own error output
+        shell.set_custom_exc((NotImplementedError,), explain_stub)
     if blank_export_marker not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(blank_export_marker)
     shell.events.register("pre_run_cell", state.record)
