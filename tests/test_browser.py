@@ -140,11 +140,17 @@ class Notebook:
         self.cell(cell_id).locator(".jp-InputPrompt").click()
 
     def run(self, cell_id: str, timeout: float = 120) -> str:
-        """Select the cell, press Shift+Enter, wait for the kernel; returns the cell's output text."""
+        """Select the cell, press Shift+Enter, wait for the kernel; returns the cell's output text.
+
+        Done means a new execution count (a cell run twice already has one, and the kernel may not
+        have gone busy yet when the key is pressed), then the kernel idle again (outputs arrive first)."""
+        index = self.ids.index(cell_id)
+        count = "window.jupyterapp.shell.currentWidget.content.widgets[i].model.executionCount"
+        before = self.page.evaluate(f"(i) => {count}", index)
         self.select(cell_id)
         self.page.keyboard.press("Shift+Enter")
-        self.page.wait_for_function("(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.executionCount !== null",
-                                    arg=self.ids.index(cell_id), timeout=timeout * 1000)
+        self.page.wait_for_function(f"([i, before]) => {count} !== null && {count} !== before", arg=[index, before],
+                                    timeout=timeout * 1000)
         self.wait_idle(timeout)
         return self.output(cell_id)
 
@@ -200,6 +206,9 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     assert not notebook.dirty(), "the notebook shows as modified before the student did anything"
     assert "nbgrader:open-formgrader" not in menu_commands(page) and "nbgrader:open-create-assignment" not in menu_commands(page)
     assert page.get_by_text("Validate", exact=True).count() == 0, "students check their work with the check cell"
+    # nbgrader's server side: the Formgrader is not there (404); the Assignments panel's handler is (400 without a course)
+    assert page.request.get(f"{student_lab}/formgrader?token={TOKEN}").status == 404
+    assert page.request.get(f"{student_lab}/assignments?token={TOKEN}").status != 404
     assert page.locator(".jp-Notification-Toast").filter(has_text="news").count() == 0
 
     setup = notebook.run("setup")
