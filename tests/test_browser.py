@@ -130,8 +130,11 @@ class Notebook:
         self.ids = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets.map(cell => cell.model.id)")
 
     def wait_idle(self, timeout: float = 120) -> None:
-        indicator = self.page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").filter(visible=True)
-        indicator.first.wait_for(timeout=timeout * 1000)
+        """Until the notebook's kernel is connected and idle (the toolbar's indicator says idle before
+        a kernel has connected at all)."""
+        self.page.wait_for_function(
+            "() => { const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;"
+            " return kernel?.connectionStatus === 'connected' && kernel.status === 'idle'; }", timeout=timeout * 1000)
 
     def cell(self, cell_id: str):
         return self.page.locator(".jp-Notebook .jp-Cell").nth(self.ids.index(cell_id))
