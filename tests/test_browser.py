@@ -147,15 +147,30 @@ class Notebook:
 
         Done means a new execution count (a cell run twice already has one, and the kernel may not
         have gone busy yet when the key is pressed), then the kernel idle again (outputs arrive first)."""
+        def run_it() -> None:
+            self.select(cell_id)
+            self.page.keyboard.press("Shift+Enter")
+
+        self.until_run(cell_id, run_it, timeout)
+        return self.output(cell_id)
+
+    def run_all(self, timeout: float = 240) -> None:
+        """Run > Run All Cells, from the menu bar, until the last cell has run."""
+        def run_them() -> None:
+            self.page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
+            self.page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+
+        self.until_run(self.ids[-1], run_them, timeout)
+
+    def until_run(self, cell_id: str, action, timeout: float) -> None:
+        """Do `action`, then wait until `cell_id` has a new execution count and the kernel is idle."""
         index = self.ids.index(cell_id)
         count = "window.jupyterapp.shell.currentWidget.content.widgets[i].model.executionCount"
         before = self.page.evaluate(f"(i) => {count}", index)
-        self.select(cell_id)
-        self.page.keyboard.press("Shift+Enter")
+        action()
         self.page.wait_for_function(f"([i, before]) => {count} !== null && {count} !== before", arg=[index, before],
                                     timeout=timeout * 1000)
         self.wait_idle(timeout)
-        return self.output(cell_id)
 
     def dirty(self) -> bool:
         return self.page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty")
@@ -253,6 +268,21 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     assert "Exported modules/01_tensor/01_tensor.ipynb -> tinytorch/core/tensor.py" in exported, exported
     assert "def __init__" in (course / "tinytorch/core/tensor.py").read_text()
     notebook.shot("06-exported", "export")
+
+    # The other ten exercises, typed in; save; Run All: every test passes, and the check gives 20/20
+    answers = exercise_sources(read_notebook(ROOT / "source_solutions/01_tensor/01_tensor.ipynb"))
+    for number in range(2, 12):
+        notebook.type_into(f"ex-01-{number}", answers[f"ex_01_{number}"])
+    page.keyboard.press("Control+S")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+    notebook.run_all()
+    for number in range(1, 12):
+        output = notebook.output(f"test-01-{number}")
+        assert "passed" in output and "Error" not in output, (number, output)
+    report = notebook.output("check")
+    assert "11 passed, 0 failed, 0 not attempted" in report and "score: 20/20" in report, report
+    notebook.shot("07-module-01-complete", "check")
+    assert "Exported modules/01_tensor/01_tensor.ipynb -> tinytorch/core/tensor.py" in notebook.output("export")
     page.close()
 
 
@@ -263,12 +293,8 @@ def test_a_student_with_every_module_done_runs_the_milestone(student_lab, course
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     notebook = Notebook(page, student_lab, "milestones/03_1986_mlp/01_rumelhart_tinydigits.ipynb")
     assert not notebook.dirty()
-    page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()  # Run > Run All Cells
-    page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+    notebook.run_all()
     last = notebook.ids[-1]
-    page.wait_for_function("(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.executionCount !== null",
-                           arg=len(notebook.ids) - 1, timeout=240_000)
-    notebook.wait_idle(240)
     first = notebook.output(notebook.ids[1])
     assert "your own export" in first, first
     fit = notebook.ids[notebook.index_of("trainer.fit(")]
@@ -278,13 +304,13 @@ def test_a_student_with_every_module_done_runs_the_milestone(student_lab, course
     bar.wait_for(state="attached", timeout=30_000)
     progress = notebook.cell(fit).locator(".jp-OutputArea .widget-hbox").first.evaluate("(box) => box.textContent")
     assert "640/640" in progress and "100%" in progress, progress
-    notebook.shot("07-milestone-trained", fit)
+    notebook.shot("08-milestone-trained", fit)
     images = page.locator(".jp-OutputArea .jp-RenderedImage img")
     assert images.count() >= 3, images.count()
     sizes = images.evaluate_all("(all) => all.map(img => [img.complete, img.naturalWidth, img.naturalHeight])")
     assert all(complete and width > 200 and height > 100 for complete, width, height in sizes), sizes
     assert "Error" not in notebook.output(last) and "Traceback" not in page.locator(".jp-Notebook").inner_text()
-    notebook.shot("08-milestone-plots", notebook.ids[notebook.index_of("plot_hidden_weights(")])
+    notebook.shot("09-milestone-plots", notebook.ids[notebook.index_of("plot_hidden_weights(")])
     page.close()
 
 
@@ -293,10 +319,10 @@ def test_an_instructor_sees_the_modules_in_the_formgrader(instructor_lab, browse
     notebook = Notebook(page, instructor_lab, "source_solutions/01_tensor/01_tensor.ipynb")
     assert {"nbgrader:open-formgrader", "nbgrader:open-create-assignment"} <= menu_commands(page)
     assert page.get_by_text("Validate", exact=True).count() >= 1
-    notebook.shot("09-instructor-source-notebook")
+    notebook.shot("10-instructor-source-notebook")
     page.goto(f"{instructor_lab}/formgrader?token={TOKEN}")
     page.wait_for_selector("text=01_tensor", timeout=60_000)
     for slug in ("01_tensor", "08_dataloader"):
         assert page.locator(f"text={slug}").count() >= 1, slug
-    page.screenshot(path=str(SCREENSHOTS / "10-formgrader.png"))
+    page.screenshot(path=str(SCREENSHOTS / "11-formgrader.png"))
     page.close()
