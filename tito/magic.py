@@ -57,15 +57,20 @@ def _headless() -> bool:
     return os.environ.get(SKIP_ENV) == "skip" or bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
-def _saved_notebook(state: ExportState, slug: str, nothing: str) -> tuple[Path, Module, str, Path] | None:
-    """(course root, module, folder, notebook) of the module whose folder this kernel runs in, after
-    making sure the saved notebook holds what the kernel ran; None (said) when run elsewhere."""
+def _module_here(slug: str) -> tuple[Path, Path, Module]:
+    """(the kernel's folder, the course root, the module named by the magic's argument)."""
     here = Path.cwd().resolve()
     try:
         root = course_root(here)
-        module = find_module(load_modules(root), slug.strip())
+        return here, root, find_module(load_modules(root), slug.strip())
     except RegistryError as error:
         raise UsageError(str(error)) from None
+
+
+def _saved_notebook(state: ExportState, slug: str, nothing: str) -> tuple[Path, Module, str, Path] | None:
+    """(course root, module, folder, notebook) of the module whose folder this kernel runs in, after
+    making sure the saved notebook holds what the kernel ran; None (said) when run elsewhere."""
+    here, root, module = _module_here(slug)
     folder = next((name for name in (RELEASE_DIR, SOURCE_DIR) if here == (root / name / module.slug).resolve()), None)
     if folder is None:
         print(f"{nothing}: this notebook runs in {here}, not in the course's {RELEASE_DIR}/{module.slug}/ folder.")
@@ -131,12 +136,7 @@ def tito_setup(slug: str) -> None:
     and print each problem with its one-line fix, instead of an ImportError from deep inside."""
     if _headless():
         return
-    here = Path.cwd().resolve()
-    try:
-        root = course_root(here)
-        module = find_module(load_modules(root), slug.strip())
-    except RegistryError as error:
-        raise UsageError(str(error)) from None
+    here, root, module = _module_here(slug)
     if here != (root / RELEASE_DIR / module.slug).resolve():
         return  # the instructor's source_solutions/, or a copy elsewhere: the student's checks do not apply
     from tito.doctor import setup_problems
