@@ -222,6 +222,9 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     notebook = Notebook(page, student_lab, "modules/01_tensor/01_tensor.ipynb")
     notebook.shot("01-module-01-open")
     assert not notebook.dirty(), "the notebook shows as modified before the student did anything"
+    released = (course / "modules/01_tensor/01_tensor.ipynb").read_bytes()
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")  # resolves once saved
+    assert (course / "modules/01_tensor/01_tensor.ipynb").read_bytes() == released, "saving an untouched notebook changed it"
     assert "nbgrader:open-formgrader" not in menu_commands(page) and "nbgrader:open-create-assignment" not in menu_commands(page)
     assert page.get_by_text("Validate", exact=True).count() == 0, "students check their work with the check cell"
     # nbgrader's server side: the Formgrader is not there (404); the Assignments panel's handler is (400 without a course)
