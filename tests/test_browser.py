@@ -5,6 +5,7 @@ goes to tests/screenshots/ (not committed), which the README names."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -30,8 +31,11 @@ TOKEN = "tinytorch-browser-test"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
-playwright = pytest.importorskip("playwright.sync_api", reason="the browser tests need Playwright (pip install -e '.[test]')")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="the browser tests need Debian's chromium (apt-get install chromium)")
+MISSING = [need for need, missing in (("Playwright (pip install -e '.[test]')", importlib.util.find_spec("playwright") is None),
+                                       ("Debian's chromium (apt-get install chromium)", not CHROMIUM.exists())) if missing]
+if MISSING and os.environ.get("TITO_BROWSER_TESTS") == "required":  # CI sets it: there, a skip would hide a broken install
+    pytest.fail(f"the browser tests need {' and '.join(MISSING)}", pytrace=False)
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"the browser tests need {' and '.join(MISSING)}")
 
 
 def free_port() -> int:
