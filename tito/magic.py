@@ -205,5 +205,6 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:
+    shell.set_custom_exc((), None)
     if blank_export_marker in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(blank_export_marker)
