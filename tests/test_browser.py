@@ -68,14 +68,15 @@ def tito_lab(course: Path, *role: str) -> Iterator[str]:
     """`tito lab` (as the README says to start JupyterLab) on loopback with a token, its HOME a
     temporary folder, the course's own tinytorch first on the kernels' path as an editable install
     of that course would give; stopped by its PID. Yields the server's address."""
-    home = course.parent / f"home{'-'.join(('',) + role)}"
+    name = "lab-instructor" if role else "lab-student"
+    home = course.parent / f"{name}-home"
     home.mkdir()
     port = free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("JUPYTER")}
     environment.update(HOME=str(home), PYTHONPATH=str(course),
                        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     environment.pop("TITO_EXPORT", None)
-    log_path = course.parent / f"lab{'-'.join(('',) + role)}.log"
+    log_path = course.parent / f"{name}.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "tito"), "lab", *role, "--", "--no-browser", "--ServerApp.ip=127.0.0.1",

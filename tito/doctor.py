@@ -144,55 +144,55 @@ def tinytorch_problem(root: Path) -> Problem | None:
     return None
 
 
-def stale_exports(root: Path, before: Module) -> list[Problem]:
-    """The earlier modules whose generated file is not what their saved notebook exports (edited or
-    saved after the last export): the notebook being set up would import the old code."""
+def export_problems(root: Path, module: Module) -> list[Problem]:
+    """What a later notebook would meet in this earlier module's generated file: missing, not what
+    the saved notebook exports (edited or saved after the last export), or still holding stubs."""
+    notebook = module.notebook(root, RELEASE_DIR)
+    generated = package_root(root) / module.exports_to
+    shown, export_hint = notebook.relative_to(root), f"run the last cell of {notebook.relative_to(root)} (or `tito export` in a terminal)"
+    if not generated.exists():
+        return [(f"{generated.relative_to(root)} is missing", export_hint)] if notebook.exists() else []
+    text = generated.read_text(encoding="utf-8")
     problems = []
-    for module in load_modules(root):
-        notebook = module.notebook(root, RELEASE_DIR)
-        if module.number >= before.number or not notebook.exists():
-            continue
-        generated = package_root(root) / module.exports_to
+    if notebook.exists():
         try:
-            current = module_file(root, module, read_notebook(notebook))
+            if text != module_file(root, module, read_notebook(notebook)):
+                problems.append((f"{generated.relative_to(root)} is older than your saved {shown}", export_hint))
         except ExportError as error:
-            problems.append((str(error), f"fix that cell of {notebook.relative_to(root)}, save it and run its last cell"))
-            continue
-        if not generated.exists() or generated.read_text(encoding="utf-8") != current:
-            state = "is missing" if not generated.exists() else f"is older than your saved {notebook.relative_to(root)}"
-            problems.append((f"{generated.relative_to(root)} {state}",
-                             f"run the last cell of {notebook.relative_to(root)} (or `tito export` in a terminal)"))
+            problems.append((str(error), f"fix that cell of {shown}, save it and run its last cell"))
+    exercises: dict[str, str] = {}  # exercise -> the name in its first stub
+    for number, name in STUB_LINE.findall(text):
+        exercises.setdefault(number, name)
+    if exercises:
+        first, name = next(iter(exercises.items()))
+        count = f"{len(exercises)} exercises still raise" if len(exercises) > 1 else "1 exercise still raises"
+        problems.append((f"Module {module.number:02d} is not finished: {count} NotImplementedError "
+                         f"in {generated.relative_to(root)}, the first Exercise {first} ({name})",
+                         f"finish them in {shown}, then run its last cell (this notebook may call them)"))
     return problems
 
 
-def unfinished_modules(root: Path, before: Module) -> list[Problem]:
-    """The earlier modules whose export still holds stubs: the notebook being set up may call them."""
-    problems = []
-    for module in load_modules(root):
-        generated = package_root(root) / module.exports_to
-        if module.number >= before.number or not generated.exists():
-            continue
-        exercises: dict[str, str] = {}  # exercise -> the name in its first stub
-        for number, name in STUB_LINE.findall(generated.read_text(encoding="utf-8")):
-            exercises.setdefault(number, name)
-        if exercises:
-            first, name = next(iter(exercises.items()))
-            notebook = module.notebook(root, RELEASE_DIR).relative_to(root)
-            count = f"{len(exercises)} exercises still raise" if len(exercises) > 1 else "1 exercise still raises"
-            problems.append((f"Module {module.number:02d} is not finished: {count} NotImplementedError "
-                             f"in {generated.relative_to(root)}, the first Exercise {first} ({name})",
-                             f"finish them in {notebook}, then run its last cell (this notebook may call them)"))
-    return problems
+def missing_datasets(root: Path) -> list[Problem]:
+    """The course's data files that are not there. Only their presence: checking every checksum
+    (a fifth of a second, MNIST's) is `tito doctor`'s job and the loaders' own, when they read a file."""
+    data = datasets.data_module()
+    expected = {"tinydigits": [data.TINYDIGITS_FILE], "mnist": list(data.MNIST_FILES)}
+    missing = [f"datasets/{folder}/{name}" for folder, names in expected.items() for name in [*names, data.MANIFEST]
+               if not (root / "datasets" / folder / name).is_file()]
+    if not missing:
+        return []
+    return [(f"{', '.join(missing[:3])}{f' and {len(missing) - 3} more' if len(missing) > 3 else ''} missing",
+             "restore them with `git checkout -- datasets/` in the course folder; `tito doctor` checks them in full")]
 
 
 def setup_problems(root: Path, module: Module) -> list[Problem]:
     """What would go wrong in a student's notebook of `module` before its imports run."""
     problems = [problem for problem in [tinytorch_problem(root)] if problem]
-    problems += stale_exports(root, module)
-    problems += unfinished_modules(root, module)
+    for earlier in load_modules(root):
+        if earlier.number < module.number:
+            problems += export_problems(root, earlier)
     try:
-        # the course's own datasets/, by path: finding it through `import tinytorch` would run the package first
-        problems += [(problem, "") for problem in datasets.verify_datasets(root / "datasets")]  # each says how to restore the file
+        problems += missing_datasets(root)
     except Exception as error:  # the data code itself is missing or broken
         problems.append((f"the course's data code (tinytorch/data/loader.py) could not be used: {type(error).__name__}: {error}",
                          "`git checkout -- tinytorch/data/loader.py`, or export Module 08 again"))

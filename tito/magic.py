@@ -67,9 +67,13 @@ def _module_here(slug: str) -> tuple[Path, Path, Module]:
         raise UsageError(str(error)) from None
 
 
-def _saved_notebook(state: ExportState, slug: str, nothing: str) -> tuple[Path, Module, str, Path] | None:
+def _saved_notebook(state: ExportState, slug: str, skipped: str, nothing: str) -> tuple[Path, Module, str, Path] | None:
     """(course root, module, folder, notebook) of the module whose folder this kernel runs in, after
-    making sure the saved notebook holds what the kernel ran; None (said) when run elsewhere."""
+    making sure the saved notebook holds what the kernel ran; None (said) in a headless run, where
+    the magics do nothing, or when run elsewhere."""
+    if _headless():
+        print(f"{skipped}: this is a headless run by tito or nbgrader.")
+        return None
     here, root, module = _module_here(slug)
     folder = next((name for name in (RELEASE_DIR, SOURCE_DIR) if here == (root / name / module.slug).resolve()), None)
     if folder is None:
@@ -90,10 +94,7 @@ def _saved_notebook(state: ExportState, slug: str, nothing: str) -> tuple[Path, 
 
 def tito_export(state: ExportState, slug: str) -> None:
     """`%tito_export NN_name`: export the saved notebook's folder into its package."""
-    if _headless():
-        print("Export skipped: this is a headless run by tito or nbgrader, so your package is left as it is.")
-        return
-    found = _saved_notebook(state, slug, "Nothing exported")
+    found = _saved_notebook(state, slug, "Export skipped (your package is left as it is)", "Nothing exported")
     if found is None:
         return
     root, module, folder, _ = found
@@ -109,10 +110,7 @@ def tito_test(state: ExportState, slug: str) -> None:
     """`%tito_test NN_name`: `tito test` from inside the notebook. The saved notebook runs in a fresh
     kernel started by this one, so the Jupyter server stays free while it runs and nothing in
     this kernel changes; the table is the one `tito test` prints."""
-    if _headless():
-        print("Check skipped: this is a headless run by tito or nbgrader.")
-        return
-    found = _saved_notebook(state, slug, "Nothing checked")
+    found = _saved_notebook(state, slug, "Check skipped", "Nothing checked")
     if found is None:
         return
     root, module, folder, notebook_path = found
