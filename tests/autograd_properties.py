@@ -22,12 +22,18 @@ def tensors(*shapes: tuple[int, ...], seed: int) -> list[Tensor]:
 
 
 @SETTINGS
-@given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3), st.sampled_from(["+", "-", "*", "/"]), st.integers(0, 2**16))
+@given(
+    hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+    st.sampled_from(["+", "-", "*", "/"]),
+    st.integers(0, 2**16),
+)
 def check_broadcasting_gradients_have_the_inputs_shapes(shapes, operator, seed) -> None:
     a, b = tensors(*shapes.input_shapes, seed=seed)
     if operator == "/":
         b.data = np.abs(b.data) + 0.5
-    apply = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "/": lambda x, y: x / y}[operator]
+    apply = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "/": lambda x, y: x / y}[
+        operator
+    ]
     out = apply(a, b)
     assert out.shape == shapes.result_shape
     out.backward(np.ones(out.shape))
@@ -38,10 +44,16 @@ def check_broadcasting_gradients_have_the_inputs_shapes(shapes, operator, seed) 
 @SETTINGS
 @given(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), st.data(), st.integers(0, 2**16))
 def check_reductions_over_any_axes(shape, data, seed) -> None:
-    axis = data.draw(st.none() | st.integers(-len(shape), len(shape) - 1) | st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True).map(tuple))
+    axis = data.draw(
+        st.none()
+        | st.integers(-len(shape), len(shape) - 1)
+        | st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True).map(tuple)
+    )
     keepdims = data.draw(st.booleans())
     (x,) = tensors(shape, seed=seed)
-    x.data = np.random.default_rng(seed).permutation(x.size).reshape(shape).astype(np.float64) / 3  # distinct: max has one winner
+    x.data = (
+        np.random.default_rng(seed).permutation(x.size).reshape(shape).astype(np.float64) / 3
+    )  # distinct: max has one winner
     for method in ("sum", "mean", "max"):
         assert gradcheck(lambda t: getattr(t, method)(axis=axis, keepdims=keepdims), x), (method, shape, axis, keepdims)
 
@@ -69,7 +81,7 @@ def check_indexing_with_repeats_adds_up(rows, picks, seed) -> None:
 def check_fan_out_and_accumulation(array, passes) -> None:
     x = Tensor(array, requires_grad=True)
     for _ in range(passes):
-        (x * x + x).sum().backward()   # d/dx = 2x + 1, added once per pass
+        (x * x + x).sum().backward()  # d/dx = 2x + 1, added once per pass
     assert np.allclose(x.grad.data, passes * (2 * x.data + 1), rtol=1e-5, atol=1e-5)
 
 

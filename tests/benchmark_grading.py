@@ -75,17 +75,28 @@ class Timing:
 
 
 def code_cell(cell_id: str, source: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": cell_id, "metadata": {}, "outputs": [], "source": source}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": cell_id,
+        "metadata": {},
+        "outputs": [],
+        "source": source,
+    }
 
 
 def class_list(count: int, seed: int) -> list[tuple[str, str]]:
     """(student id, kind) for the whole class, the same for every module."""
     rng = random.Random(seed)
-    kinds = list(KINDS[:count]) + rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()), k=max(0, count - len(KINDS)))
+    kinds = list(KINDS[:count]) + rng.choices(
+        list(WEIGHTS), weights=list(WEIGHTS.values()), k=max(0, count - len(KINDS))
+    )
     return [(f"s{index:03d}_{kind}", kind) for index, kind in enumerate(kinds, start=1)]
 
 
-def submission(release: dict, answers: dict[str, str], points: dict[str, float], kind: str, rng: random.Random) -> tuple[dict, str, float | None]:
+def submission(
+    release: dict, answers: dict[str, str], points: dict[str, float], kind: str, rng: random.Random
+) -> tuple[dict, str, float | None]:
     """A student's notebook of `kind`, made from the release: (notebook, what is broken, expected total)."""
     notebook = copy.deepcopy(release)
     order = list(answers)
@@ -102,7 +113,11 @@ def submission(release: dict, answers: dict[str, str], points: dict[str, float],
             if nbgrader_meta(cell).get("grade_id") == middle:
                 cell["source"] += "\n\ndef half_written(x:\n"
         return notebook, f"a syntax error in {middle}", None
-    at = next(index for index, cell in enumerate(notebook["cells"]) if nbgrader_meta(cell).get("grade_id") == middle.replace("ex_", "test_", 1))
+    at = next(
+        index
+        for index, cell in enumerate(notebook["cells"])
+        if nbgrader_meta(cell).get("grade_id") == middle.replace("ex_", "test_", 1)
+    )
     notebook["cells"].insert(at + 1, code_cell("student-scratch", 'raise RuntimeError("my own check, left in")'))
     return notebook, f"a RuntimeError cell after test of {middle}", None
 
@@ -129,7 +144,11 @@ def write_submissions(courses: list[Path], module: Module, students: list[tuple[
         sys.exit(f"nbgrader could not release {module.slug}:\n{result.get('log', '')}{result.get('error', '')}")
     release = read_notebook(module.notebook(stock))
     answers = exercise_sources(read_notebook(module.notebook(stock, SOURCE_DIR)))
-    points = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in release["cells"] if nbgrader_meta(c).get("grade")}
+    points = {
+        nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
+        for c in release["cells"]
+        if nbgrader_meta(c).get("grade")
+    }
     rng = random.Random(f"{seed}-{module.slug}")
     made = []
     for name, kind in students:
@@ -156,7 +175,9 @@ def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, int]:
     """Run `command` in `cwd`, its output to `log`; (wall-clock seconds, exit status)."""
     with open(log, "w") as handle:
         started = time.perf_counter()
-        status = subprocess.run(command, check=False, cwd=cwd, env=environment(), stdout=handle, stderr=subprocess.STDOUT).returncode
+        status = subprocess.run(
+            command, check=False, cwd=cwd, env=environment(), stdout=handle, stderr=subprocess.STDOUT
+        ).returncode
         return time.perf_counter() - started, status
 
 
@@ -219,14 +240,19 @@ def per_minute(notebooks: int, seconds: float) -> float:
 
 
 def print_row(label: str, notebooks: int, stock: float, tito: float) -> None:
-    print(f"  {label:16s} {notebooks:5d}  {stock:8.1f} {per_minute(notebooks, stock):7.1f}  {tito:8.1f} {per_minute(notebooks, tito):7.1f}"
-          f"  {tito / stock if stock else 0:10.2f}  {stock / notebooks:9.2f} {tito / notebooks:9.2f}", flush=True)
+    print(
+        f"  {label:16s} {notebooks:5d}  {stock:8.1f} {per_minute(notebooks, stock):7.1f}  {tito:8.1f} {per_minute(notebooks, tito):7.1f}"
+        f"  {tito / stock if stock else 0:10.2f}  {stock / notebooks:9.2f} {tito / notebooks:9.2f}",
+        flush=True,
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=40, help="simulated students per module (default %(default)s)")
-    parser.add_argument("--modules", nargs="+", metavar="NN", help="modules to grade (default: every module with a source notebook)")
+    parser.add_argument(
+        "--modules", nargs="+", metavar="NN", help="modules to grade (default: every module with a source notebook)"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="tito grade --jobs (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the class's mix (default %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch courses (their path is printed)")
@@ -243,9 +269,15 @@ def main() -> int:
 
     import nbgrader
 
-    print(f"{len(modules)} modules x {len(students)} students ({', '.join(f'{n} {kind}' for kind, n in mix.items())}; seed {options.seed}); "
-          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, nbgrader {nbgrader.__version__}, 1 BLAS thread", flush=True)
-    print(f"bare python3 kernel, start + ready + shutdown: {kernel_start_seconds():.2f} s (median of {KERNEL_STARTS})", flush=True)
+    print(
+        f"{len(modules)} modules x {len(students)} students ({', '.join(f'{n} {kind}' for kind, n in mix.items())}; seed {options.seed}); "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, nbgrader {nbgrader.__version__}, 1 BLAS thread",
+        flush=True,
+    )
+    print(
+        f"bare python3 kernel, start + ready + shutdown: {kernel_start_seconds():.2f} s (median of {KERNEL_STARTS})",
+        flush=True,
+    )
 
     scratch = Path(tempfile.mkdtemp(prefix="tito-bench-grading-"))
     try:
@@ -253,36 +285,63 @@ def main() -> int:
         logs = scratch / "logs"
         logs.mkdir()
         started = time.perf_counter()
-        classes = {module.slug: write_submissions([stock_course, tito_course], module, students, options.seed) for module in modules}
-        print(f"released and wrote {len(modules) * len(students)} submissions into two scratch courses in {time.perf_counter() - started:.1f} s"
-              + (f": {scratch}" if options.keep else ""), flush=True)
+        classes = {
+            module.slug: write_submissions([stock_course, tito_course], module, students, options.seed)
+            for module in modules
+        }
+        print(
+            f"released and wrote {len(modules) * len(students)} submissions into two scratch courses in {time.perf_counter() - started:.1f} s"
+            + (f": {scratch}" if options.keep else ""),
+            flush=True,
+        )
         nbgrader_cli = str(Path(sys.executable).parent / "nbgrader")
         timings = []
         for module in modules:
             timing = Timing(module.slug, len(students))
-            timing.stock_seconds, timing.stock_status = timed([nbgrader_cli, "autograde", module.slug, "--force"], stock_course,
-                                                              logs / f"stock-{module.slug}.log")
-            print(f"  {module.slug}: stock nbgrader autograde {timing.stock_seconds:.1f} s (exit {timing.stock_status})", flush=True)
-            timing.tito_seconds, timing.tito_status = timed([sys.executable, "-m", "tito.cli", "grade", f"{module.number:02d}", "--jobs", str(options.jobs)],
-                                                            tito_course, logs / f"tito-{module.slug}.log")
-            print(f"  {module.slug}: tito grade --jobs {options.jobs} {timing.tito_seconds:.1f} s (exit {timing.tito_status})", flush=True)
+            timing.stock_seconds, timing.stock_status = timed(
+                [nbgrader_cli, "autograde", module.slug, "--force"], stock_course, logs / f"stock-{module.slug}.log"
+            )
+            print(
+                f"  {module.slug}: stock nbgrader autograde {timing.stock_seconds:.1f} s (exit {timing.stock_status})",
+                flush=True,
+            )
+            timing.tito_seconds, timing.tito_status = timed(
+                [sys.executable, "-m", "tito.cli", "grade", f"{module.number:02d}", "--jobs", str(options.jobs)],
+                tito_course,
+                logs / f"tito-{module.slug}.log",
+            )
+            print(
+                f"  {module.slug}: tito grade --jobs {options.jobs} {timing.tito_seconds:.1f} s (exit {timing.tito_status})",
+                flush=True,
+            )
             for who, status in (("stock", timing.stock_status), ("tito", timing.tito_status)):
                 if status:
                     tail = (logs / f"{who}-{module.slug}.log").read_text(errors="replace").strip().splitlines()[-5:]
-                    timing.notes.append(f"{module.slug}: {who} exited {status}; its log ends:\n      " + "\n      ".join(tail))
-            compare(timing, classes[module.slug], stock_totals(stock_course, module.slug, classes[module.slug]), tito_totals(tito_course, module.slug))
+                    timing.notes.append(
+                        f"{module.slug}: {who} exited {status}; its log ends:\n      " + "\n      ".join(tail)
+                    )
+            compare(
+                timing,
+                classes[module.slug],
+                stock_totals(stock_course, module.slug, classes[module.slug]),
+                tito_totals(tito_course, module.slug),
+            )
             timings.append(timing)
 
         print()
-        print(f"  {'module':16s} {'nbs':>5s}  {'stock s':>8s} {'nb/min':>7s}  {'tito s':>8s} {'nb/min':>7s}  {'tito/stock':>10s}  {'stock s/nb':>9s} {'tito s/nb':>9s}")
+        print(
+            f"  {'module':16s} {'nbs':>5s}  {'stock s':>8s} {'nb/min':>7s}  {'tito s':>8s} {'nb/min':>7s}  {'tito/stock':>10s}  {'stock s/nb':>9s} {'tito s/nb':>9s}"
+        )
         for timing in timings:
             print_row(timing.module, timing.notebooks, timing.stock_seconds, timing.tito_seconds)
         notebooks = sum(t.notebooks for t in timings)
         stock, tito = sum(t.stock_seconds for t in timings), sum(t.tito_seconds for t in timings)
         print_row("overall", notebooks, stock, tito)
         if tito:
-            print(f"  tito grade --jobs {options.jobs} grades {stock / tito:.2f}x as many notebooks a minute as the stock nbgrader autograde "
-                  "(tito/stock: the ratio of seconds; s/nb: a command's seconds over its notebooks, start-up included)")
+            print(
+                f"  tito grade --jobs {options.jobs} grades {stock / tito:.2f}x as many notebooks a minute as the stock nbgrader autograde "
+                "(tito/stock: the ratio of seconds; s/nb: a command's seconds over its notebooks, start-up included)"
+            )
 
         notes = [note for timing in timings for note in timing.notes]
         problems = [problem for timing in timings for problem in timing.problems]
@@ -295,7 +354,11 @@ def main() -> int:
             print(f"\n!!!!!!!! {len(problems)} HONEST SUBMISSIONS GRADED DIFFERENTLY OR WRONGLY !!!!!!!!")
             for problem in problems:
                 print(f"!!! {problem}")
-            print(f"(the logs of both are in {logs}" + ("" if options.keep else "; rerun with --keep to inspect them") + ")")
+            print(
+                f"(the logs of both are in {logs}"
+                + ("" if options.keep else "; rerun with --keep to inspect them")
+                + ")"
+            )
             return 1
         print(f"\nall {honest} honest submissions got the same total from both, and the total they should")
         return 0

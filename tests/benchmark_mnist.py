@@ -70,7 +70,7 @@ def numpy_trainer(X, y, steps):
 
     def run():
         for step in range(steps):
-            index = order[step * BATCH:(step + 1) * BATCH]
+            index = order[step * BATCH : (step + 1) * BATCH]
             xb, yb = X[index], y[index]
             hidden = xb @ W1 + b1
             active = np.maximum(hidden, 0)
@@ -78,7 +78,9 @@ def numpy_trainer(X, y, steps):
             p = np.exp(logits - logits.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             rows = np.arange(len(yb))
-            float(-np.log(p[rows, yb]).mean())  # the loss, which every training step reports (the others compute it too)
+            float(
+                -np.log(p[rows, yb]).mean()
+            )  # the loss, which every training step reports (the others compute it too)
             p[rows, yb] -= 1
             p /= len(yb)
             d_hidden = (p @ W2.T) * (hidden > 0)
@@ -106,7 +108,7 @@ def torch_trainer(X, y, steps):
 
     def run():
         for step in range(steps):
-            index = order[step * BATCH:(step + 1) * BATCH]
+            index = order[step * BATCH : (step + 1) * BATCH]
             optimizer.zero_grad()
             loss = loss_fn(model(X_t[index]), y_t[index])
             loss.backward()
@@ -123,7 +125,10 @@ def main() -> None:
     tt = reference_tinytorch()
     (X, y), _ = tt.load_mnist()
     X = X.reshape(len(X), -1)
-    contenders = {"tinytorch (reference)": tinytorch_trainer(tt, X, y, options.steps), "numpy by hand": numpy_trainer(X, y, options.steps)}
+    contenders = {
+        "tinytorch (reference)": tinytorch_trainer(tt, X, y, options.steps),
+        "numpy by hand": numpy_trainer(X, y, options.steps),
+    }
     if (torch_run := torch_trainer(X, y, options.steps)) is not None:
         contenders["PyTorch (CPU)"] = torch_run
     best = dict.fromkeys(contenders, float("inf"))
@@ -135,10 +140,14 @@ def main() -> None:
             run()
             best[name] = min(best[name], time.perf_counter() - start)
     floor = best["numpy by hand"]
-    print(f"MNIST 784 -> 128 -> 10, batch {BATCH}, SGD momentum 0.9; {options.steps} steps x {options.rounds} rounds, best round; 1 BLAS thread")
+    print(
+        f"MNIST 784 -> 128 -> 10, batch {BATCH}, SGD momentum 0.9; {options.steps} steps x {options.rounds} rounds, best round; 1 BLAS thread"
+    )
     for name, seconds in best.items():
         per_epoch = seconds / options.steps * STEPS_PER_EPOCH
-        print(f"  {name:22s} {seconds / options.steps * 1e3:6.3f} ms/step  {per_epoch:6.2f} s/epoch  {seconds / floor:5.2f}x the numpy floor")
+        print(
+            f"  {name:22s} {seconds / options.steps * 1e3:6.3f} ms/step  {per_epoch:6.2f} s/epoch  {seconds / floor:5.2f}x the numpy floor"
+        )
 
 
 if __name__ == "__main__":

@@ -65,10 +65,22 @@ def scratch_course(tmp_path: Path) -> Path:
 def write_notebook(path: Path, sources: list[str]) -> Path:
     """A minimal nbformat-4 notebook of code cells, as JupyterLab would save it."""
     cells = [
-        {"cell_type": "code", "execution_count": None, "id": f"cell-{index}", "metadata": {}, "outputs": [], "source": source}
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"cell-{index}",
+            "metadata": {},
+            "outputs": [],
+            "source": source,
+        }
         for index, source in enumerate(sources)
     ]
-    notebook = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(notebook, indent=1))
     return path
@@ -76,7 +88,11 @@ def write_notebook(path: Path, sources: list[str]) -> Path:
 
 def exercise_sources(notebook: dict) -> dict[str, str]:
     """{grade_id: source} of a notebook's exercise (nbgrader solution) cells, in notebook order."""
-    return {nbgrader_meta(cell)["grade_id"]: cell_source(cell) for cell in notebook["cells"] if nbgrader_meta(cell).get("solution")}
+    return {
+        nbgrader_meta(cell)["grade_id"]: cell_source(cell)
+        for cell in notebook["cells"]
+        if nbgrader_meta(cell).get("solution")
+    }
 
 
 def readme_commands(readme: str) -> list[list[str]]:

@@ -16,8 +16,14 @@ CHECKS = Path(__file__).resolve().parent / "autograd_properties.py"
 
 
 def test_autograd_properties_hold_for_any_shapes(reference_path: str, tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, str(CHECKS)], cwd=tmp_path, capture_output=True, text=True,
-                         env={"PYTHONPATH": reference_path, "PATH": "", "OPENBLAS_NUM_THREADS": "1"}, timeout=600)
+    run = subprocess.run(
+        [sys.executable, str(CHECKS)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": reference_path, "PATH": "", "OPENBLAS_NUM_THREADS": "1"},
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count(": passed") == 5, run.stdout
 
@@ -32,7 +38,13 @@ print(type((x * 3.0).grad_fn).__name__, len(GRAD_RULES) > 20, x.grad.data.tolist
 
 def test_gradients_work_whichever_module_is_imported_first(reference_path: str, tmp_path: Path) -> None:
     """Importing only tinytorch.core.tensor runs the package's __init__, which registers every backward rule."""
-    run = subprocess.run([sys.executable, "-c", FIRST_IMPORT], cwd=tmp_path, capture_output=True, text=True,
-                         env={"PYTHONPATH": reference_path, "PATH": "", "OPENBLAS_NUM_THREADS": "1"}, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", FIRST_IMPORT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": reference_path, "PATH": "", "OPENBLAS_NUM_THREADS": "1"},
+        timeout=300,
+    )
     assert run.returncode == 0 and run.stderr == "", run.stderr
     assert run.stdout.strip() == "Mul True [2.0, 4.0]"

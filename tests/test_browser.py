@@ -27,16 +27,35 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 TOKEN = "tinytorch-browser-test"
-INSTRUCTOR_TOOLS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list",
-                    "@jupyter/nbgrader:validate-assignment"]
+INSTRUCTOR_TOOLS = [
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:validate-assignment",
+]
 NEWS = "@jupyterlab/apputils-extension:announcements"
 # Chromium as this machine can run it: no GPU, no sandbox (root), and none of its own network chatter.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
-MISSING = [need for need, missing in (("Playwright (pip install -e '.[test]')", importlib.util.find_spec("playwright") is None),
-                                       ("Debian's chromium (apt-get install chromium)", not CHROMIUM.exists())) if missing]
-if MISSING and os.environ.get("TITO_BROWSER_TESTS") == "required":  # CI sets it: there, a skip would hide a broken install
+MISSING = [
+    need
+    for need, missing in (
+        ("Playwright (pip install -e '.[test]')", importlib.util.find_spec("playwright") is None),
+        ("Debian's chromium (apt-get install chromium)", not CHROMIUM.exists()),
+    )
+    if missing
+]
+if (
+    MISSING and os.environ.get("TITO_BROWSER_TESTS") == "required"
+):  # CI sets it: there, a skip would hide a broken install
     pytest.fail(f"the browser tests need {' and '.join(MISSING)}", pytrace=False)
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"the browser tests need {' and '.join(MISSING)}")
 
@@ -54,8 +73,15 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     course.mkdir()
     for name in ("modules.toml", "nbgrader_config.py"):
         (course / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(["cp", "-r", *(str(ROOT / folder) for folder in ("source_solutions", "modules", "tinytorch", "milestones")), str(course)],
-                   check=True)
+    subprocess.run(
+        [
+            "cp",
+            "-r",
+            *(str(ROOT / folder) for folder in ("source_solutions", "modules", "tinytorch", "milestones")),
+            str(course),
+        ],
+        check=True,
+    )
     for generated in ("executed", "trained"):
         shutil.rmtree(course / "milestones" / "03_1986_mlp" / generated, ignore_errors=True)
     (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
@@ -73,15 +99,30 @@ def tito_lab(course: Path, *role: str) -> Iterator[str]:
     home.mkdir()
     port = free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("JUPYTER")}
-    environment.update(HOME=str(home), PYTHONPATH=str(course),
-                       PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    environment.update(
+        HOME=str(home),
+        PYTHONPATH=str(course),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
     environment.pop("TITO_EXPORT", None)
     log_path = course.parent / f"{name}.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "tito"), "lab", *role, "--", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", f"--IdentityProvider.token={TOKEN}", "--LabApp.expose_app_in_browser=True"],
-            cwd=course, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).parent / "tito"),
+                "lab",
+                *role,
+                "--",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                f"--IdentityProvider.token={TOKEN}",
+                "--LabApp.expose_app_in_browser=True",
+            ],
+            cwd=course,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -135,14 +176,18 @@ class Notebook:
         page.goto(f"{url}/lab/tree/{path}?reset&token={TOKEN}")  # reset: no tab restored from an earlier page
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         self.wait_idle()
-        self.ids = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets.map(cell => cell.model.id)")
+        self.ids = page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget.content.widgets.map(cell => cell.model.id)"
+        )
 
     def wait_idle(self, timeout: float = 120) -> None:
         """Until the notebook's kernel is connected and idle (the toolbar's indicator says idle before
         a kernel has connected at all)."""
         self.page.wait_for_function(
             "() => { const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;"
-            " return kernel?.connectionStatus === 'connected' && kernel.status === 'idle'; }", timeout=timeout * 1000)
+            " return kernel?.connectionStatus === 'connected' && kernel.status === 'idle'; }",
+            timeout=timeout * 1000,
+        )
 
     def cell(self, cell_id: str):
         return self.page.locator(".jp-Notebook .jp-Cell").nth(self.ids.index(cell_id))
@@ -155,6 +200,7 @@ class Notebook:
 
         Done means a new execution count (a cell run twice already has one, and the kernel may not
         have gone busy yet when the key is pressed), then the kernel idle again (outputs arrive first)."""
+
         def run_it() -> None:
             self.select(cell_id)
             self.page.keyboard.press("Shift+Enter")
@@ -164,6 +210,7 @@ class Notebook:
 
     def run_all(self, timeout: float = 240) -> None:
         """Run > Run All Cells, from the menu bar, until the last cell has run."""
+
         def run_them() -> None:
             self.page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
             self.page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
@@ -176,8 +223,9 @@ class Notebook:
         count = "window.jupyterapp.shell.currentWidget.content.widgets[i].model.executionCount"
         before = self.page.evaluate(f"(i) => {count}", index)
         action()
-        self.page.wait_for_function(f"([i, before]) => {count} !== null && {count} !== before", arg=[index, before],
-                                    timeout=timeout * 1000)
+        self.page.wait_for_function(
+            f"([i, before]) => {count} !== null && {count} !== before", arg=[index, before], timeout=timeout * 1000
+        )
         self.wait_idle(timeout)
 
     def dirty(self) -> bool:
@@ -187,26 +235,38 @@ class Notebook:
         """The index of the first code cell whose source contains `text`."""
         return self.page.evaluate(
             "(text) => window.jupyterapp.shell.currentWidget.content.widgets.findIndex("
-            "cell => cell.model.type === 'code' && cell.model.sharedModel.getSource().includes(text))", text)
+            "cell => cell.model.type === 'code' && cell.model.sharedModel.getSource().includes(text))",
+            text,
+        )
 
     def badge(self, cell_id: str) -> str:
         """The text a cell's editor shows over its code (the lock badge of `tito lab`), or ''."""
-        return self.cell(cell_id).locator(".jp-InputArea-editor").evaluate("(el) => getComputedStyle(el, '::after').content")
+        return (
+            self.cell(cell_id)
+            .locator(".jp-InputArea-editor")
+            .evaluate("(el) => getComputedStyle(el, '::after').content")
+        )
 
     def output(self, cell_id: str) -> str:
         """The cell's output as text, read from the notebook's model: JupyterLab skips rendering cells
         out of view (CSS content-visibility), so their DOM text can read as empty."""
-        outputs = self.page.evaluate("(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.toJSON()",
-                                     self.ids.index(cell_id))
+        outputs = self.page.evaluate(
+            "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.toJSON()",
+            self.ids.index(cell_id),
+        )
         parts = []
         for output in outputs:
-            text = output.get("text") or output.get("data", {}).get("text/plain") or "\n".join(output.get("traceback", []))
+            text = (
+                output.get("text") or output.get("data", {}).get("text/plain") or "\n".join(output.get("traceback", []))
+            )
             parts.append("".join(text) if isinstance(text, list) else text)
         return "\n".join(parts)
 
     def source(self, cell_id: str) -> str:
-        return self.page.evaluate("(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.getSource()",
-                                  self.ids.index(cell_id))
+        return self.page.evaluate(
+            "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.getSource()",
+            self.ids.index(cell_id),
+        )
 
     def type_into(self, cell_id: str, text: str) -> None:
         """Click into the cell's editor, select everything and type `text`, as a student pastes an answer."""
@@ -223,7 +283,9 @@ class Notebook:
 
 def plugins(page, names: list[str]) -> dict[str, bool]:
     """Which of these JupyterLab plugins the page has (a disabled one is not registered at all)."""
-    return page.evaluate("(names) => Object.fromEntries(names.map(name => [name, window.jupyterapp.hasPlugin(name)]))", names)
+    return page.evaluate(
+        "(names) => Object.fromEntries(names.map(name => [name, window.jupyterapp.hasPlugin(name)]))", names
+    )
 
 
 def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, browser) -> None:
@@ -233,7 +295,9 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     assert not notebook.dirty(), "the notebook shows as modified before the student did anything"
     released = (course / "modules/01_tensor/01_tensor.ipynb").read_bytes()
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")  # resolves once saved
-    assert (course / "modules/01_tensor/01_tensor.ipynb").read_bytes() == released, "saving an untouched notebook changed it"
+    assert (course / "modules/01_tensor/01_tensor.ipynb").read_bytes() == released, (
+        "saving an untouched notebook changed it"
+    )
     assert plugins(page, INSTRUCTOR_TOOLS + [NEWS]) == dict.fromkeys(INSTRUCTOR_TOOLS + [NEWS], False)
     assert plugins(page, ["@jupyter/nbgrader:assignment-list"]) == {"@jupyter/nbgrader:assignment-list": True}
     assert page.get_by_text("Validate", exact=True).count() == 0, "students check their work with the check cell"
@@ -247,8 +311,10 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
         assert "Error" not in notebook.run(cell_id), cell_id
     stub = notebook.run("test-01-1")
     assert "NotImplementedError" in stub and "Exercise 01.1: Tensor.__init__" in stub, stub
-    assert stub.rstrip().endswith("💡 Exercise 01.1 (Tensor.__init__) is not written yet: in its cell, replace the "
-                                  "`raise NotImplementedError(...)` line with your code and run the cell."), stub
+    assert stub.rstrip().endswith(
+        "💡 Exercise 01.1 (Tensor.__init__) is not written yet: in its cell, replace the "
+        "`raise NotImplementedError(...)` line with your code and run the cell."
+    ), stub
     notebook.shot("02-stub-names-the-exercise", "test-01-1")
 
     answer = exercise_sources(read_notebook(ROOT / "source_solutions/01_tensor/01_tensor.ipynb"))["ex_01_1"]
@@ -325,7 +391,9 @@ def test_a_student_with_every_module_done_runs_the_milestone(student_lab, course
     fit = notebook.ids[notebook.index_of("trainer.fit(")]
     training = notebook.output(fit)
     assert "epoch 20: loss" in training and "trained in" in training, training
-    bar = notebook.cell(fit).locator(".jp-OutputArea .widget-hprogress")  # tqdm's ipywidgets bar, live while training runs
+    bar = notebook.cell(fit).locator(
+        ".jp-OutputArea .widget-hprogress"
+    )  # tqdm's ipywidgets bar, live while training runs
     bar.wait_for(state="attached", timeout=30_000)
     progress = notebook.cell(fit).locator(".jp-OutputArea .widget-hbox").first.evaluate("(box) => box.textContent")
     assert "640/640" in progress and "100%" in progress, progress

@@ -29,7 +29,9 @@ class Box:
 
 def test_an_error_inside_the_students_code_names_the_case() -> None:
     a, v = Box([[1.0, 2.0]]), Box([1.0, 2.0])
-    with pytest.raises(CheckFailed, match=r"^a @ v: raised IndexError: tuple index out of range — a matrix times a vector$") as failure:
+    with pytest.raises(
+        CheckFailed, match=r"^a @ v: raised IndexError: tuple index out of range — a matrix times a vector$"
+    ) as failure:
         check_tensor(lambda: a @ v, [5.0], Box, "a @ v", hint="a matrix times a vector")
     assert isinstance(failure.value.__cause__, IndexError), "the student's own traceback stays attached"
 
@@ -44,7 +46,10 @@ def test_a_stub_passes_through_so_reports_can_say_not_attempted() -> None:
 
 def test_an_in_place_change_is_named_before_the_values() -> None:
     a, b = Box([1.0, 2.0]), Box([10.0, 20.0])
-    with pytest.raises(CheckFailed, match=r"^a - b: changed its input a in place \(a\[0\] was 1\.0, is now -9\.0\) — .*not `self.data -= x`"):
+    with pytest.raises(
+        CheckFailed,
+        match=r"^a - b: changed its input a in place \(a\[0\] was 1\.0, is now -9\.0\) — .*not `self.data -= x`",
+    ):
         check_tensor(lambda: a - b, [-9.0, -18.0], Box, "a - b", inputs={"a": a, "b": b})
 
 
@@ -62,12 +67,16 @@ def test_exact_formats_and_error_messages() -> None:
     with pytest.raises(CheckFailed, match=r"^repr\(t\): got 'Box\(1\)'; expected 'Tensor\(1\)'$"):
         check_equal(lambda: "Box(1)", "Tensor(1)", "repr(t)")
     with pytest.raises(CheckFailed, match=r"should mention \['\(2, 3\)'\]"):
-        check_raises(ValueError, lambda: (_ for _ in ()).throw(ValueError("bad shape")), "x.reshape(4)", mentions=("(2, 3)",))
+        check_raises(
+            ValueError, lambda: (_ for _ in ()).throw(ValueError("bad shape")), "x.reshape(4)", mentions=("(2, 3)",)
+        )
     with pytest.raises(CheckFailed, match=r"raised KeyError\('k'\); expected a ValueError"):
         check_raises(ValueError, lambda: {}["k"], "lookup")
 
 
 def test_a_warning_fails_the_case_instead_of_printing_to_stderr() -> None:
     big = np.array([1000.0], dtype=np.float32)
-    with pytest.raises(CheckFailed, match=r"^sigmoid\(1000\): numpy warned: overflow encountered in exp .* — subtract the maximum$"):
+    with pytest.raises(
+        CheckFailed, match=r"^sigmoid\(1000\): numpy warned: overflow encountered in exp .* — subtract the maximum$"
+    ):
         check_tensor(lambda: Box(1 / (1 + np.exp(big))), [0.0], Box, "sigmoid(1000)", hint="subtract the maximum")

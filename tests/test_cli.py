@@ -19,7 +19,9 @@ from tito.notebooks import exercise_results, run_notebook
 
 def tito(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     environment = {name: value for name, value in os.environ.items() if name != "TITO_COURSE_ROOT"} | env
-    return subprocess.run([sys.executable, "-m", "tito.cli", *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tito.cli", *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=600
+    )
 
 
 def set_exercise(notebook_path: Path, grade_id: str, source: str) -> None:
@@ -47,11 +49,15 @@ def test_test_reports_each_exercise_of_a_student_notebook(scratch_course: Path) 
     notebook = scratch_course / "modules/01_tensor/01_tensor.ipynb"
     set_exercise(notebook, "ex_01_1", solution_of(scratch_course, "ex_01_1"))
     set_exercise(notebook, "ex_01_9", solution_of(scratch_course, "ex_01_9"))
-    broken = solution_of(scratch_course, "ex_01_4").replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n    while True:\n        pass", 1)
+    broken = solution_of(scratch_course, "ex_01_4").replace(
+        "### BEGIN SOLUTION", "### BEGIN SOLUTION\n    while True:\n        pass", 1
+    )
     set_exercise(notebook, "ex_01_4", broken)
     set_exercise(notebook, "test_01_10", "print('trust me')")
     edited = read_notebook(notebook)
-    edited["cells"] = [c for c in edited["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != "test_01_11"]
+    edited["cells"] = [
+        c for c in edited["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != "test_01_11"
+    ]
     notebook.write_text(json.dumps(edited, indent=1))
     run = tito("test", "01", "--timeout", "5", cwd=scratch_course)
     assert run.returncode == 1, run.stdout + run.stderr
@@ -76,8 +82,14 @@ def test_student_journey_complete_export_and_full_marks(scratch_course: Path) ->
     ran = run_notebook(notebook, env={"TITO_EXPORT": ""})  # as in JupyterLab: the export cell really exports
     assert "Exported modules/01_tensor/01_tensor.ipynb -> tinytorch/core/tensor.py" in str(ran["cells"][-1]["outputs"])
     use = subprocess.run(
-        [sys.executable, "-c", "import tinytorch; print((tinytorch.Tensor([[1.0, 2.0]]) @ tinytorch.Tensor([[3.0], [4.0]])).item())"],
-        cwd=scratch_course, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import tinytorch; print((tinytorch.Tensor([[1.0, 2.0]]) @ tinytorch.Tensor([[3.0], [4.0]])).item())",
+        ],
+        cwd=scratch_course,
+        capture_output=True,
+        text=True,
     )
     assert use.stdout.strip() == "11.0", use.stderr
     run = tito("test", "01", cwd=scratch_course)
@@ -92,7 +104,9 @@ def test_export_then_status_and_check(scratch_course: Path) -> None:
     assert tito("export", "--check", cwd=scratch_course).returncode == 0
     status = tito("status", cwd=scratch_course)
     assert next(line for line in status.stdout.splitlines() if line.startswith("01_tensor")).endswith("yes")
-    set_exercise(scratch_course / "modules/01_tensor/01_tensor.ipynb", "ex_01_1", solution_of(scratch_course, "ex_01_1"))
+    set_exercise(
+        scratch_course / "modules/01_tensor/01_tensor.ipynb", "ex_01_1", solution_of(scratch_course, "ex_01_1")
+    )
     status = tito("status", cwd=scratch_course)
     assert "out of date: run `tito export`" in status.stdout
 
@@ -116,7 +130,11 @@ def test_errors_are_one_clear_line(scratch_course: Path, tmp_path: Path) -> None
         run = tito(command, *(["01"] if command == "test" else []), cwd=scratch_course)
         assert run.returncode == 2 and "01_tensor.ipynb is not valid notebook JSON" in run.stderr, run.stderr
     status = tito("status", cwd=scratch_course)
-    assert status.returncode == 0 and "cannot read the notebook" in status.stdout and "not valid notebook JSON" in status.stdout
+    assert (
+        status.returncode == 0
+        and "cannot read the notebook" in status.stdout
+        and "not valid notebook JSON" in status.stdout
+    )
 
 
 def test_doctor_finds_this_installation_healthy(root: Path) -> None:
@@ -135,9 +153,22 @@ def test_report_tells_exercise_01_1_from_01_10() -> None:
     def graded(grade_id: str, error: str) -> dict:
         meta = {"grade": True, "grade_id": grade_id, "points": 1, "locked": True, "solution": False}
         output = {"output_type": "error", "ename": "NotImplementedError", "evalue": error, "traceback": []}
-        return {"cell_type": "code", "execution_count": 1, "metadata": {"nbgrader": meta}, "outputs": [output], "source": ""}
+        return {
+            "cell_type": "code",
+            "execution_count": 1,
+            "metadata": {"nbgrader": meta},
+            "outputs": [output],
+            "source": "",
+        }
 
-    results = exercise_results({"cells": [graded("test_01_1", "Exercise 01.10: Tensor.exp"), graded("test_01_10", "Exercise 01.10: Tensor.exp")]})
+    results = exercise_results(
+        {
+            "cells": [
+                graded("test_01_1", "Exercise 01.10: Tensor.exp"),
+                graded("test_01_10", "Exercise 01.10: Tensor.exp"),
+            ]
+        }
+    )
     assert [(r.exercise, r.status) for r in results] == [("01.1", "failed"), ("01.10", "not attempted")]
     assert results[0].detail.startswith("needs Exercise 01.10 first")
 
@@ -146,23 +177,44 @@ def test_report_names_partly_done_methods_syntax_errors_and_the_failing_case(scr
     notebook = scratch_course / "modules/01_tensor/01_tensor.ipynb"
     set_exercise(notebook, "ex_01_1", solution_of(scratch_course, "ex_01_1"))
     five_of_six = solution_of(scratch_course, "ex_01_2").replace(
-        "return Tensor(_unwrap(other) / self.data)", 'raise NotImplementedError("Exercise 01.2: Tensor.__rtruediv__")')
+        "return Tensor(_unwrap(other) / self.data)", 'raise NotImplementedError("Exercise 01.2: Tensor.__rtruediv__")'
+    )
     set_exercise(notebook, "ex_01_2", five_of_six)
-    set_exercise(notebook, "ex_01_4", solution_of(scratch_course, "ex_01_4").replace(
-        "right.shape[0] if right.ndim == 1 else right.shape[-2]", "right.shape[-2]"))
+    set_exercise(
+        notebook,
+        "ex_01_4",
+        solution_of(scratch_course, "ex_01_4").replace(
+            "right.shape[0] if right.ndim == 1 else right.shape[-2]", "right.shape[-2]"
+        ),
+    )
     broken = solution_of(scratch_course, "ex_01_7").replace("shape = tuple(shape[0])", "shape = tuple(shape[0]")
     set_exercise(notebook, "ex_01_7", broken)
-    set_exercise(notebook, "ex_01_11", solution_of(scratch_course, "ex_01_11").replace(
-        'np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=summarize_above, edgeitems=3)', "repr(self.data)"))
+    set_exercise(
+        notebook,
+        "ex_01_11",
+        solution_of(scratch_course, "ex_01_11").replace(
+            'np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=summarize_above, edgeitems=3)',
+            "repr(self.data)",
+        ),
+    )
     run = tito("test", "01", cwd=scratch_course)
     assert run.returncode == 1, run.stderr
     report = run.stdout
     assert "✅ Exercise 01.1 " in report
-    assert "🟨 Exercise 01.2 " in report and "partly done\n      `Tensor.__rtruediv__` still raises NotImplementedError" in report
-    assert "❌ Exercise 01.4 " in report and "a @ v  (shapes (2, 3) @ (3,)): raised IndexError: tuple index out of range" in report
+    assert (
+        "🟨 Exercise 01.2 " in report
+        and "partly done\n      `Tensor.__rtruediv__` still raises NotImplementedError" in report
+    )
+    assert (
+        "❌ Exercise 01.4 " in report
+        and "a @ v  (shapes (2, 3) @ (3,)): raised IndexError: tuple index out of range" in report
+    )
     line = 1 + broken.splitlines().index(next(text for text in broken.splitlines() if "shape = tuple(shape[0]" in text))
     assert "❌ Exercise 01.7 " in report
-    assert f"your code for Exercise 01.7 did not run: SyntaxError on line {line} of the cell: '(' was never closed\n          shape = tuple(shape[0]\n" in report
+    assert (
+        f"your code for Exercise 01.7 did not run: SyntaxError on line {line} of the cell: '(' was never closed\n          shape = tuple(shape[0]\n"
+        in report
+    )
     assert "AttributeError" not in report, "the syntax error is the cause, not the missing method the test then meets"
     whole = "numpy's own repr would add array(...) and the dtype"  # the end of a 250-character message: nothing is cut
     assert "❌ Exercise 01.11" in report and whole + "\n" in report
@@ -184,8 +236,14 @@ def test_test_solution_in_a_students_copy_says_the_solutions_are_not_there(scrat
 def test_a_closed_pipe_ends_quietly(scratch_course: Path, command: list[str]) -> None:
     """`tito status | head -2`: the reader goes away; tito stops without a traceback."""
     environment = {name: value for name, value in os.environ.items() if name != "TITO_COURSE_ROOT"}
-    process = subprocess.Popen([sys.executable, "-m", "tito.cli", *command], cwd=scratch_course, env=environment,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tito.cli", *command],
+        cwd=scratch_course,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     process.stdout.close()  # as `head` does once it has its lines
     _, errors = process.communicate(timeout=300)
     assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
@@ -196,17 +254,44 @@ def test_report_points_at_the_earlier_cell_whose_failure_left_a_name_undefined()
     def code(grade_id: str, source: str, error: tuple[str, str] | None, **meta) -> dict:
         outputs = [{"output_type": "error", "ename": error[0], "evalue": error[1], "traceback": []}] if error else []
         nbgrader = {"grade_id": grade_id, "grade": False, "solution": False, "locked": False, **meta}
-        return {"cell_type": "code", "execution_count": 1, "metadata": {"nbgrader": nbgrader}, "outputs": outputs, "source": source}
+        return {
+            "cell_type": "code",
+            "execution_count": 1,
+            "metadata": {"nbgrader": nbgrader},
+            "outputs": outputs,
+            "source": source,
+        }
 
     cells = [
-        {"cell_type": "markdown", "metadata": {}, "source": "### Exercise 01.1 — `Tensor` (2 points)\n### Exercise 01.2 — `sub` (3 points)"},
-        code("ex_01_1", "class Tensor:\n    def __init__(self:\n        pass", ("SyntaxError", "invalid syntax (123.py, line 2)"), solution=True),
-        code("test_01_1", "test_01_1()", ("NameError", "name 'Tensor' is not defined"), grade=True, points=2, locked=True),
-        code("ex_01_2", "@add_to_class(Tensor)\ndef __sub__(self, other):\n    return 1", ("NameError", "name 'Tensor' is not defined"), solution=True),
-        code("test_01_2", "test_01_2()", ("NameError", "name 'Tensor' is not defined"), grade=True, points=3, locked=True),
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": "### Exercise 01.1 — `Tensor` (2 points)\n### Exercise 01.2 — `sub` (3 points)",
+        },
+        code(
+            "ex_01_1",
+            "class Tensor:\n    def __init__(self:\n        pass",
+            ("SyntaxError", "invalid syntax (123.py, line 2)"),
+            solution=True,
+        ),
+        code(
+            "test_01_1", "test_01_1()", ("NameError", "name 'Tensor' is not defined"), grade=True, points=2, locked=True
+        ),
+        code(
+            "ex_01_2",
+            "@add_to_class(Tensor)\ndef __sub__(self, other):\n    return 1",
+            ("NameError", "name 'Tensor' is not defined"),
+            solution=True,
+        ),
+        code(
+            "test_01_2", "test_01_2()", ("NameError", "name 'Tensor' is not defined"), grade=True, points=3, locked=True
+        ),
     ]
     first, second = exercise_results({"cells": cells})
-    assert first.detail == "your code for Exercise 01.1 did not run: SyntaxError on line 2 of the cell: invalid syntax\n    def __init__(self:"
+    assert (
+        first.detail
+        == "your code for Exercise 01.1 did not run: SyntaxError on line 2 of the cell: invalid syntax\n    def __init__(self:"
+    )
     assert second.detail.startswith("your code for Exercise 01.2 did not run: NameError: name 'Tensor' is not defined")
     assert "(but first: the code cell of Exercise 01.1 failed when it ran, SyntaxError on line 2" in second.detail
 
@@ -216,12 +301,18 @@ def test_later_modules_run_on_the_students_own_export(scratch_course: Path) -> N
     answers = exercise_sources(read_notebook(scratch_course / "source_solutions/02_activations/02_activations.ipynb"))
     for grade_id, answer in answers.items():
         set_exercise(scratch_course / "modules/02_activations/02_activations.ipynb", grade_id, answer)
-    environment = {"PYTHONPATH": str(scratch_course)}  # the kernels import this course's tinytorch/, as an editable install of it would
+    environment = {
+        "PYTHONPATH": str(scratch_course)
+    }  # the kernels import this course's tinytorch/, as an editable install of it would
     assert tito("export", cwd=scratch_course).returncode == 0
     before = tito("test", "02", cwd=scratch_course, **environment)
     assert before.returncode == 1 and "needs Exercise 01.1 first" in before.stdout, before.stdout
     for number in range(1, 12):
-        set_exercise(scratch_course / "modules/01_tensor/01_tensor.ipynb", f"ex_01_{number}", solution_of(scratch_course, f"ex_01_{number}"))
+        set_exercise(
+            scratch_course / "modules/01_tensor/01_tensor.ipynb",
+            f"ex_01_{number}",
+            solution_of(scratch_course, f"ex_01_{number}"),
+        )
     assert tito("export", cwd=scratch_course).returncode == 0
     after = tito("test", "02", cwd=scratch_course, **environment)
     assert after.returncode == 0 and "score: 12/12 points" in after.stdout, after.stdout

@@ -139,14 +139,19 @@ def test_env_var_pointing_at_empty_folder(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 def test_manifest_missing(tmp_path: Path) -> None:
     (tmp_path / "tinydigits").mkdir()
-    with pytest.raises(DatasetError, match=r"SHA256SUMS is missing; restore it with `git checkout -- datasets/tinydigits/SHA256SUMS`"):
+    with pytest.raises(
+        DatasetError, match=r"SHA256SUMS is missing; restore it with `git checkout -- datasets/tinydigits/SHA256SUMS`"
+    ):
         load_tinydigits(tmp_path)
 
 
 def test_manifest_malformed(tmp_path: Path) -> None:
     root = tiny_copy(tmp_path)
     (root / "tinydigits" / "SHA256SUMS").write_text("not-a-digest  tinydigits.npz\n")
-    with pytest.raises(DatasetError, match=r"SHA256SUMS line 1 is malformed: expected '<64 hex digits>  <file name>', found 'not-a-digest"):
+    with pytest.raises(
+        DatasetError,
+        match=r"SHA256SUMS line 1 is malformed: expected '<64 hex digits>  <file name>', found 'not-a-digest",
+    ):
         load_tinydigits(root)
 
 
@@ -174,7 +179,10 @@ def test_mnist_file_missing(tmp_path: Path) -> None:
 def test_mnist_truncated_gzip(tmp_path: Path) -> None:
     root = mnist_copy(tmp_path)
     (root / "mnist" / TRAIN_IMAGES).write_bytes((MNIST / TRAIN_IMAGES).read_bytes()[:100_000])
-    with pytest.raises(DatasetError, match=r"is truncated \(gzip stream ended early after 100000 bytes\); restore it with `git checkout -- datasets/mnist/train-images-idx3-ubyte\.gz`"):
+    with pytest.raises(
+        DatasetError,
+        match=r"is truncated \(gzip stream ended early after 100000 bytes\); restore it with `git checkout -- datasets/mnist/train-images-idx3-ubyte\.gz`",
+    ):
         load_mnist(root)
 
 
@@ -195,7 +203,9 @@ def test_mnist_flipped_byte_in_data(tmp_path: Path) -> None:
     expected = next(l.split()[0] for l in (MNIST / "SHA256SUMS").read_text().splitlines() if l.endswith(TRAIN_LABELS))
     problems = [p for p in verify_datasets(root) if TRAIN_LABELS in p]
     assert len(problems) == 1
-    assert f"is damaged: SHA-256 of its decompressed bytes is {sha256(bytes(labels))}, expected {expected}" in problems[0]
+    assert (
+        f"is damaged: SHA-256 of its decompressed bytes is {sha256(bytes(labels))}, expected {expected}" in problems[0]
+    )
 
 
 def test_mnist_wrong_magic(tmp_path: Path) -> None:
@@ -257,7 +267,10 @@ def npz_bytes(tmp_path: Path, **overrides: np.ndarray | None) -> bytes:
     ("overrides", "message"),
     [
         ({"y_test": None}, "has no array 'y_test'"),
-        ({"X_train": np.zeros((1000, 64), np.float32)}, r"array 'X_train' is float32\(1000, 64\), expected float32\(1000, 8, 8\)"),
+        (
+            {"X_train": np.zeros((1000, 64), np.float32)},
+            r"array 'X_train' is float32\(1000, 64\), expected float32\(1000, 8, 8\)",
+        ),
         ({"y_train": np.zeros(1000, np.int32)}, r"array 'y_train' is int32\(1000,\), expected int64\(1000,\)"),
     ],
 )

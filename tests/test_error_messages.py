@@ -13,11 +13,20 @@ import sys
 SHORT = 240  # characters: one line a student reads at a glance
 
 MISTAKES = {
-    "matmul, inner dimensions": ("Tensor(np.ones((32, 63))) @ Tensor(np.ones((64, 10)))", ["(32, 63)", "(64, 10)", "transpose"]),
+    "matmul, inner dimensions": (
+        "Tensor(np.ones((32, 63))) @ Tensor(np.ones((64, 10)))",
+        ["(32, 63)", "(64, 10)", "transpose"],
+    ),
     "matmul by a number": ("Tensor(np.ones((2, 3))) @ Tensor(2.0)", ["use * instead of @"]),
-    "images into a Linear layer": ("tt.Linear(64, 10)(Tensor(np.ones((5, 8, 8))))", ["64", "(5, 8, 8)", "reshape(len(x), -1)"]),
+    "images into a Linear layer": (
+        "tt.Linear(64, 10)(Tensor(np.ones((5, 8, 8))))",
+        ["64", "(5, 8, 8)", "reshape(len(x), -1)"],
+    ),
     "features that do not match": ("tt.Linear(784, 10)(Tensor(np.ones((5, 64))))", ["784", "(5, 64)"]),
-    "backward on a batch of losses": ("tt.Linear(4, 2)(Tensor(np.ones((3, 4)))).backward()", ["(3, 2)", "sum()", "pass the gradient"]),
+    "backward on a batch of losses": (
+        "tt.Linear(4, 2)(Tensor(np.ones((3, 4)))).backward()",
+        ["(3, 2)", "sum()", "pass the gradient"],
+    ),
     "backward without parameters": ("(Tensor([1.0, 2.0]) * 3).sum().backward()", ["requires_grad=True"]),
 }
 
@@ -37,8 +46,15 @@ print(json.dumps(messages))
 
 def test_the_errors_students_meet_most_are_one_short_line_with_the_fix(reference_path: str, tmp_path) -> None:
     cases = {case: code for case, (code, _) in MISTAKES.items()}
-    run = subprocess.run([sys.executable, "-c", f"CASES = {json.dumps(json.dumps(cases))}\n" + PROGRAM], capture_output=True,
-                         text=True, cwd=tmp_path, env={"PYTHONPATH": reference_path, "PATH": ""}, timeout=120, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", f"CASES = {json.dumps(json.dumps(cases))}\n" + PROGRAM],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": reference_path, "PATH": ""},
+        timeout=120,
+        check=True,
+    )
     messages = json.loads(run.stdout)
     for case, (_, needed) in MISTAKES.items():
         message = messages[case]

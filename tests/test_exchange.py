@@ -32,7 +32,15 @@ STUDENTS = {"ada": 99, "blaise": 0, "carl": 4}
 
 
 def nbgrader(*args: str, cwd: Path, env: dict) -> str:
-    run = subprocess.run([sys.executable, "-m", "nbgrader", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{run.stdout}{run.stderr}"
     return run.stdout + run.stderr
 
@@ -69,7 +77,9 @@ def test_release_fetch_submit_collect_and_grade_through_the_exchange(tmp_path: P
     system_config.mkdir()
     (system_config / "nbgrader_config.py").write_text(f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\n")
     base_env = {key: value for key, value in os.environ.items() if not key.startswith("JUPYTER")}
-    base_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base_env.get("PATH", "")])  # as if the venv were active: nbgrader runs `alembic`
+    base_env["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), base_env.get("PATH", "")]
+    )  # as if the venv were active: nbgrader runs `alembic`
     instructor_env = {**base_env, "JUPYTER_CONFIG_PATH": str(system_config)}
 
     nbgrader("release_assignment", MODULE.slug, cwd=course, env=instructor_env)
@@ -85,8 +95,14 @@ def test_release_fetch_submit_collect_and_grade_through_the_exchange(tmp_path: P
     def student_works(student: str, upto: int) -> dict:
         home = tmp_path / f"home_{student}"
         home.mkdir()
-        env = {**base_env, "HOME": str(home), "USER": student, "LOGNAME": student, "JUPYTERHUB_USER": student,
-               "JUPYTER_CONFIG_PATH": str(system_config)}
+        env = {
+            **base_env,
+            "HOME": str(home),
+            "USER": student,
+            "LOGNAME": student,
+            "JUPYTERHUB_USER": student,
+            "JUPYTER_CONFIG_PATH": str(system_config),
+        }
         if student == "ada":
             assert f"{COURSE_ID} {MODULE.slug}" in nbgrader("list", cwd=home, env=env)  # what the Assignments tab lists
         nbgrader("fetch_assignment", MODULE.slug, "--course", COURSE_ID, cwd=home, env=env)
@@ -110,11 +126,22 @@ def test_release_fetch_submit_collect_and_grade_through_the_exchange(tmp_path: P
     for student in STUDENTS:
         assert (course / "submitted" / student / MODULE.slug / MODULE.notebook_name).is_file()
         assert (course / "submitted" / student / MODULE.slug / "timestamp.txt").is_file()
-    run = subprocess.run([sys.executable, "-m", "tito.cli", "grade", "01", "--jobs", "2"],
-                         check=False, cwd=course, env=instructor_env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "tito.cli", "grade", "01", "--jobs", "2"],
+        check=False,
+        cwd=course,
+        env=instructor_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
-    points = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in released["cells"] if nbgrader_meta(c).get("grade")}
+    points = {
+        nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
+        for c in released["cells"]
+        if nbgrader_meta(c).get("grade")
+    }
     full = sum(points.values())
     assert full == MODULE.points
     with open(course / "reports" / MODULE.slug / "grades.csv", newline="") as handle:
@@ -122,7 +149,10 @@ def test_release_fetch_submit_collect_and_grade_through_the_exchange(tmp_path: P
     totals: dict[str, float] = {}
     for row in rows:
         totals[row["student"]] = totals.get(row["student"], 0.0) + float(row["points"])
-    expected = {student: sum(p for grade_id, p in points.items() if exercise_number(grade_id) <= upto) for student, upto in STUDENTS.items()}
+    expected = {
+        student: sum(p for grade_id, p in points.items() if exercise_number(grade_id) <= upto)
+        for student, upto in STUDENTS.items()
+    }
     assert expected == {"ada": full, "blaise": 0, "carl": sum(points[f"test_01_{n}"] for n in range(1, 5))}
     assert totals == expected, run.stdout + run.stderr
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:

@@ -39,8 +39,14 @@ points = 1
 def toy(tmp_path: Path) -> Path:
     """A two-module course whose notebooks are tiny, so each case states exactly what it tests."""
     (tmp_path / "modules.toml").write_text(TOY_REGISTRY)
-    write_notebook(tmp_path / "modules/01_alpha/01_alpha.ipynb", ["%load_ext tito.magic", "%%export\nclass Alpha:\n    pass", "print('not exported')"])
-    write_notebook(tmp_path / "modules/02_beta/02_beta.ipynb", ["%%export\nfrom tinytorch.core.alpha import Alpha\n\ndef beta():\n    return Alpha()"])
+    write_notebook(
+        tmp_path / "modules/01_alpha/01_alpha.ipynb",
+        ["%load_ext tito.magic", "%%export\nclass Alpha:\n    pass", "print('not exported')"],
+    )
+    write_notebook(
+        tmp_path / "modules/02_beta/02_beta.ipynb",
+        ["%%export\nfrom tinytorch.core.alpha import Alpha\n\ndef beta():\n    return Alpha()"],
+    )
     return tmp_path
 
 
@@ -70,13 +76,17 @@ def test_export_twice_gives_identical_bytes(toy: Path) -> None:
 def test_package_imports_after_any_prefix_of_modules(toy: Path) -> None:
     shutil.rmtree(toy / "modules/02_beta")
     export(toy)
-    run = subprocess.run([sys.executable, "-c", "import tinytorch; print(tinytorch.__all__)"], cwd=toy, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", "import tinytorch; print(tinytorch.__all__)"], cwd=toy, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['Alpha']"
     shutil.rmtree(toy / "modules/01_alpha")
     export(toy)
     assert not (toy / "tinytorch/core/alpha.py").exists(), "a file no notebook exports any more must go"
-    run = subprocess.run([sys.executable, "-c", "import tinytorch; print(tinytorch.__all__)"], cwd=toy, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", "import tinytorch; print(tinytorch.__all__)"], cwd=toy, capture_output=True, text=True
+    )
     assert run.stdout.strip() == "[]", run.stderr
 
 
@@ -96,7 +106,11 @@ def test_invalid_notebook_json_names_the_notebook_and_spot(toy: Path) -> None:
     with pytest.raises(ExportError) as error:
         export(toy)
     message = str(error.value)
-    assert "modules/02_beta/02_beta.ipynb is not valid notebook JSON" in message and "line" in message and "restore" in message
+    assert (
+        "modules/02_beta/02_beta.ipynb is not valid notebook JSON" in message
+        and "line" in message
+        and "restore" in message
+    )
 
 
 def test_syntax_error_names_notebook_cell_and_line(toy: Path) -> None:
@@ -111,15 +125,24 @@ def test_errors_name_the_exercise_or_heading_not_a_cell_number(toy: Path) -> Non
     """JupyterLab shows no cell numbers: a student finds a cell by its exercise or its heading."""
     path = write_notebook(toy / "modules/02_beta/02_beta.ipynb", ["x = 1", "%%export\ndef beta(:\n    pass"])
     notebook = json.loads(path.read_text())
-    notebook["cells"][1]["metadata"]["nbgrader"] = {"grade_id": "ex_02_7", "solution": True, "grade": False, "locked": False}
+    notebook["cells"][1]["metadata"]["nbgrader"] = {
+        "grade_id": "ex_02_7",
+        "solution": True,
+        "grade": False,
+        "locked": False,
+    }
     path.write_text(json.dumps(notebook))
-    with pytest.raises(ExportError, match=r"02_beta.ipynb, the code cell of Exercise 02.7: syntax error on line 2 of the cell"):
+    with pytest.raises(
+        ExportError, match=r"02_beta.ipynb, the code cell of Exercise 02.7: syntax error on line 2 of the cell"
+    ):
         export(toy)
     heading = {"cell_type": "markdown", "id": "md", "metadata": {}, "source": "Intro\n## 3. The `beta` function\nText."}
     notebook["cells"][1]["metadata"] = {}
     notebook["cells"].insert(0, heading)
     path.write_text(json.dumps(notebook))
-    with pytest.raises(ExportError, match=r"02_beta.ipynb, code cell 2 under the heading “3. The beta function”: syntax error"):
+    with pytest.raises(
+        ExportError, match=r"02_beta.ipynb, code cell 2 under the heading “3. The beta function”: syntax error"
+    ):
         export(toy)
 
 
@@ -129,7 +152,9 @@ def test_marker_with_arguments_is_refused(toy: Path) -> None:
         export(toy)
 
 
-@pytest.mark.parametrize("target", ["../evil.py", "/tmp/evil.py", "tinytorch/__init__.py", "elsewhere/beta.py", "tinytorch/core/beta.txt"])
+@pytest.mark.parametrize(
+    "target", ["../evil.py", "/tmp/evil.py", "tinytorch/__init__.py", "elsewhere/beta.py", "tinytorch/core/beta.txt"]
+)
 def test_export_target_outside_the_package_is_refused(toy: Path, target: str) -> None:
     (toy / "modules.toml").write_text(TOY_REGISTRY.replace('"tinytorch/data/beta.py"', f'"{target}"'))
     with pytest.raises(RegistryError) as error:
@@ -180,7 +205,12 @@ def test_committed_package_is_in_sync_with_modules(root: Path) -> None:
 
 
 def test_tinytorch_imports_from_any_working_directory(tmp_path: Path, root: Path) -> None:
-    run = subprocess.run([sys.executable, "-c", "import tinytorch; print(tinytorch.__file__)"], cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", "import tinytorch; print(tinytorch.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     assert Path(run.stdout.strip()).parent == root / "tinytorch"
 
@@ -195,6 +225,8 @@ def test_exported_files_are_readable_by_the_course_group_as_the_umask_says(toy: 
         alpha.chmod(0o664)
         write_notebook(toy / "modules/01_alpha/01_alpha.ipynb", ["%%export\nclass Alpha:\n    changed = True"])
         export(toy)
-        assert "changed = True" in alpha.read_text() and alpha.stat().st_mode & 0o777 == 0o664, "a replaced file keeps its mode"
+        assert "changed = True" in alpha.read_text() and alpha.stat().st_mode & 0o777 == 0o664, (
+            "a replaced file keeps its mode"
+        )
     finally:
         os.umask(previous)

@@ -32,7 +32,11 @@ def released() -> dict:
 
 
 ANSWERS = exercise_sources(read_notebook(MODULE.notebook(ROOT, SOURCE_DIR)))
-POINTS = {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in released()["cells"] if nbgrader_meta(c).get("grade")}
+POINTS = {
+    nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
+    for c in released()["cells"]
+    if nbgrader_meta(c).get("grade")
+}
 FULL = sum(POINTS.values())
 
 
@@ -52,13 +56,20 @@ def filled(upto: int = 99) -> dict:
 
 
 def code(source: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": f"mine-{abs(hash(source)) % 10**8}", "metadata": {}, "outputs": [], "source": source}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": f"mine-{abs(hash(source)) % 10**8}",
+        "metadata": {},
+        "outputs": [],
+        "source": source,
+    }
 
 
 def after(notebook: dict, grade_id: str, *cells: dict) -> dict:
     """Insert the student's own cells right after the cell `grade_id`."""
     index = next(i for i, cell in enumerate(notebook["cells"]) if nbgrader_meta(cell).get("grade_id") == grade_id)
-    notebook["cells"][index + 1:index + 1] = list(cells)
+    notebook["cells"][index + 1 : index + 1] = list(cells)
     return notebook
 
 
@@ -98,7 +109,7 @@ def with_lines_in_init(notebook: dict, *added: str) -> dict:
             lines = cell_source(cell).splitlines()
             at = next(i for i, line in enumerate(lines) if "def __init__" in line)
             indent = re.match(r"\s*", lines[at]).group(0) + "    "
-            lines[at + 1:at + 1] = [indent + line for line in added]
+            lines[at + 1 : at + 1] = [indent + line for line in added]
             cell["source"] = "\n".join(lines)
     return notebook
 
@@ -124,27 +135,43 @@ def cheats_with(source: str) -> dict:
 def hostile_sources(course: Path) -> dict[str, str]:
     """The ways the trial class found to take answers or tests from outside the notebook."""
     reads = "import json\nanswers = []\n"
-    grab = ("    try:\n        cells = json.loads(open(path).read())['cells']\n"
-            "        answers += [''.join(c['source']) for c in cells if c.get('metadata', {}).get('nbgrader', {}).get('solution')]\n"
-            "    except Exception as error:\n        print('could not read', path, type(error).__name__)\n")
+    grab = (
+        "    try:\n        cells = json.loads(open(path).read())['cells']\n"
+        "        answers += [''.join(c['source']) for c in cells if c.get('metadata', {}).get('nbgrader', {}).get('solution')]\n"
+        "    except Exception as error:\n        print('could not read', path, type(error).__name__)\n"
+    )
     return {
-        "solutions_via_tito": reads + "import tito, pathlib\nfor path in pathlib.Path(tito.__file__).parent.parent.glob('source_solutions/*/*.ipynb'):\n" + grab,
-        "solutions_by_path": reads + f"import glob\nfor path in glob.glob({str(course / 'source_solutions')!r} + '/*/*.ipynb'):\n" + grab,
+        "solutions_via_tito": reads
+        + "import tito, pathlib\nfor path in pathlib.Path(tito.__file__).parent.parent.glob('source_solutions/*/*.ipynb'):\n"
+        + grab,
+        "solutions_by_path": reads
+        + f"import glob\nfor path in glob.glob({str(course / 'source_solutions')!r} + '/*/*.ipynb'):\n"
+        + grab,
         "classmate": reads + f"import glob\nfor path in glob.glob({str(course / 'class')!r} + '/*.ipynb'):\n" + grab,
-        "gradebook": reads + ("import sqlite3\ntry:\n"
-                              f"    rows = sqlite3.connect({str(course / 'gradebook.db')!r}).execute('select source from source_cell').fetchall()\n"
-                              "    answers = [row[0] for row in rows if 'BEGIN SOLUTION' not in row[0]]\n"
-                              "except Exception as error:\n    print('no gradebook', type(error).__name__)\n"),
-        "reference_package": reads + ("import sys\n"
-                                      f"sys.path.insert(0, {str(course / '.tito' / 'reference')!r})\n"
-                                      "try:\n    from tinytorch.core.tensor import Tensor\nexcept Exception as error:\n    print('no reference', type(error).__name__)\n"),
+        "gradebook": reads
+        + (
+            "import sqlite3\ntry:\n"
+            f"    rows = sqlite3.connect({str(course / 'gradebook.db')!r}).execute('select source from source_cell').fetchall()\n"
+            "    answers = [row[0] for row in rows if 'BEGIN SOLUTION' not in row[0]]\n"
+            "except Exception as error:\n    print('no gradebook', type(error).__name__)\n"
+        ),
+        "reference_package": reads
+        + (
+            "import sys\n"
+            f"sys.path.insert(0, {str(course / '.tito' / 'reference')!r})\n"
+            "try:\n    from tinytorch.core.tensor import Tensor\nexcept Exception as error:\n    print('no reference', type(error).__name__)\n"
+        ),
     }
 
 
-INPUT_TRANSFORMER = ("get_ipython().input_transformers_cleanup.append("
-                     "lambda lines: ['pass\\n'] if any('test_' in line or 'check' in line for line in lines) else lines)")
-DETACHED_WRITER = ("import subprocess, sys\n"
-                   "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', 'tito-detached-marker'], start_new_session=True)")
+INPUT_TRANSFORMER = (
+    "get_ipython().input_transformers_cleanup.append("
+    "lambda lines: ['pass\\n'] if any('test_' in line or 'check' in line for line in lines) else lines)"
+)
+DETACHED_WRITER = (
+    "import subprocess, sys\n"
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', 'tito-detached-marker'], start_new_session=True)"
+)
 SWALLOWS_INTERRUPTS = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except:\n        continue"
 
 
@@ -157,20 +184,53 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
         "full": (filled(), FULL, f"full: {FULL:g}/{FULL:g}"),
         "blank": (blank, 0, f"blank: 0/{FULL:g}"),
         "half": (filled(4), points_up_to(4), f"half: {points_up_to(4):g}/{FULL:g}"),
-        "debug_stderr": (with_lines_in_init(filled(), "import sys; print('debug: making a Tensor', file=sys.stderr)"), FULL, f"debug_stderr: {FULL:g}/{FULL:g}"),
-        "deleted_tests": (without(filled(), "test_01_2", "test_01_5"), FULL, "test_01_2 was missing: restored as released"),
+        "debug_stderr": (
+            with_lines_in_init(filled(), "import sys; print('debug: making a Tensor', file=sys.stderr)"),
+            FULL,
+            f"debug_stderr: {FULL:g}/{FULL:g}",
+        ),
+        "deleted_tests": (
+            without(filled(), "test_01_2", "test_01_5"),
+            FULL,
+            "test_01_2 was missing: restored as released",
+        ),
         "edited_test": (edited_test(filled()), FULL, "test_01_3 was edited: restored"),
         "copied_locked_cell": (copies_locked_cell(filled()), FULL, f"copied_locked_cell: {FULL:g}/{FULL:g}"),
         "stripped_metadata": (stripped(filled()), FULL, f"stripped_metadata: {FULL:g}/{FULL:g}"),
         "old_format": (nbformat_44(filled()), FULL, f"old_format: {FULL:g}/{FULL:g}"),
-        "deleted_exercise": (without(filled(), "ex_01_11", "test_01_11"), FULL - POINTS["test_01_11"], "ex_01_11 was missing: restored as released (scores 0)"),
+        "deleted_exercise": (
+            without(filled(), "ex_01_11", "test_01_11"),
+            FULL - POINTS["test_01_11"],
+            "ex_01_11 was missing: restored as released (scores 0)",
+        ),
         "exits": (after(filled(), "test_01_11", code("import sys\nsys.exit(0)")), FULL, f"exits: {FULL:g}/{FULL:g}"),
-        "huge_array": (first(filled(), code("import numpy as np\ntry:\n    big = np.ones(30 * 2**30 // 8)\nexcept MemoryError:\n    print('too big')")), FULL, f"huge_array: {FULL:g}/{FULL:g}"),
+        "huge_array": (
+            first(
+                filled(),
+                code(
+                    "import numpy as np\ntry:\n    big = np.ones(30 * 2**30 // 8)\nexcept MemoryError:\n    print('too big')"
+                ),
+            ),
+            FULL,
+            f"huge_array: {FULL:g}/{FULL:g}",
+        ),
         "floods_output": (first(filled(), code("print('x' * 20_000_000)")), FULL, f"floods_output: {FULL:g}/{FULL:g}"),
         # broken
-        "dies_after_nine": (after(filled(), "test_01_9", code("import os\nos._exit(1)")), points_up_to(9), "error 01.10, error 01.11"),
-        "killed_after_nine": (after(filled(), "test_01_9", code("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")), points_up_to(9), "the kernel died in cell"),
-        "swallows_interrupt": (after(filled(), "test_01_5", code(SWALLOWS_INTERRUPTS)), points_up_to(5), "ignored the interrupt, so its kernel was stopped"),
+        "dies_after_nine": (
+            after(filled(), "test_01_9", code("import os\nos._exit(1)")),
+            points_up_to(9),
+            "error 01.10, error 01.11",
+        ),
+        "killed_after_nine": (
+            after(filled(), "test_01_9", code("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")),
+            points_up_to(9),
+            "the kernel died in cell",
+        ),
+        "swallows_interrupt": (
+            after(filled(), "test_01_5", code(SWALLOWS_INTERRUPTS)),
+            points_up_to(5),
+            "ignored the interrupt, so its kernel was stopped",
+        ),
         "loops_in_init": (with_lines_in_init(filled(), "while True:", "    pass"), 0, "timed out 01.1"),
         "not_json": ("{this is not a notebook", 0, "NOT GRADED: the notebook could not be read"),
         # hostile: full marks with no code, the trial class's six ways, and more
@@ -190,15 +250,36 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory):
         (course / name).write_bytes((ROOT / name).read_bytes())
     subprocess.run(["cp", "-r", str(ROOT / "source_solutions"), str(ROOT / "modules"), str(course)], check=True)
     (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
-    subprocess.run([sys.executable, "-m", "tito.cli", "export", "--reference"], cwd=course, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "tito.cli", "export", "--reference"], cwd=course, check=True, capture_output=True
+    )
     students = class_of(course)
     folder = course / "class"
     folder.mkdir()
     for student, (notebook, _, _) in students.items():
         name = "Grace Hopper - 01_Tensor (1)" if student == "full" else student
         (folder / f"{name}.ipynb").write_text(notebook if isinstance(notebook, str) else json.dumps(notebook, indent=1))
-    run = subprocess.run([sys.executable, "-m", "tito.cli", "grade", "01", "--from", "class", "--jobs", "2",
-                          "--cell-timeout", "5", "--notebook-timeout", "40"], cwd=course, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tito.cli",
+            "grade",
+            "01",
+            "--from",
+            "class",
+            "--jobs",
+            "2",
+            "--cell-timeout",
+            "5",
+            "--notebook-timeout",
+            "40",
+        ],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     with open(course / "reports" / MODULE.slug / "grades.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return course, students, run, rows
@@ -223,7 +304,9 @@ def test_every_submission_gets_exactly_its_expected_score_and_log_line(graded_cl
         name = "grace_hopper" if student == "full" else student
         line = student_log(run.stdout, name)
         if totals[name] != expected or fragment.replace("full:", "grace_hopper:") not in line:
-            problems.append(f"{name}: scored {totals[name]:g}, expected {expected:g}; log: {line!r} (expected {fragment!r})")
+            problems.append(
+                f"{name}: scored {totals[name]:g}, expected {expected:g}; log: {line!r} (expected {fragment!r})"
+            )
     assert not problems, "\n".join(problems) + "\n" + run.stdout[-4000:] + run.stderr[-3000:]
     assert run.returncode == 1  # one notebook could not be graded, and the exit status says so
     assert "took Grace Hopper - 01_Tensor (1).ipynb for student 'grace_hopper'" in run.stdout
@@ -247,7 +330,9 @@ def test_statuses_name_what_happened(graded_class) -> None:
 def test_hostile_submissions_are_flagged_naming_the_cell_and_honest_ones_are_not(graded_class) -> None:
     _, students, run, _ = graded_class
     for student in ("input_transformer", "detached_process", *hostile_sources(Path("/x"))):
-        assert "flagged: code cell" in student_log(run.stdout, student) or "flagged: the code cell" in student_log(run.stdout, student), student
+        assert "flagged: code cell" in student_log(run.stdout, student) or "flagged: the code cell" in student_log(
+            run.stdout, student
+        ), student
     for honest in ("blank", "half", "debug_stderr", "deleted_tests", "old_format"):
         assert "flagged" not in student_log(run.stdout, honest), honest
     assert "flagged" not in student_log(run.stdout, "grace_hopper")
@@ -256,10 +341,21 @@ def test_hostile_submissions_are_flagged_naming_the_cell_and_honest_ones_are_not
 def test_every_student_gets_feedback_without_hidden_tests_and_the_report_lists_failures_and_flags(graded_class) -> None:
     course, students, _, _ = graded_class
     sources = [cell_source(cell) for cell in read_notebook(MODULE.notebook(ROOT, SOURCE_DIR))["cells"]]
-    hidden = [block.split("### END HIDDEN TESTS")[0] for source in sources for block in source.split("### BEGIN HIDDEN TESTS")[1:]]
+    hidden = [
+        block.split("### END HIDDEN TESTS")[0]
+        for source in sources
+        for block in source.split("### BEGIN HIDDEN TESTS")[1:]
+    ]
     assert hidden, "Module 01 has hidden tests"
-    visible = "\n".join(re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", source, flags=re.S) for source in sources)
-    hidden_lines = {line.strip() for block in hidden for line in block.splitlines() if len(line.strip()) > 20 and line.strip() not in visible}
+    visible = "\n".join(
+        re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", source, flags=re.S) for source in sources
+    )
+    hidden_lines = {
+        line.strip()
+        for block in hidden
+        for line in block.splitlines()
+        if len(line.strip()) > 20 and line.strip() not in visible
+    }
     for student in students:
         name = "grace_hopper" if student == "full" else student
         page = (course / "feedback" / name / MODULE.slug / f"{MODULE.slug}.html").read_text()
@@ -307,7 +403,10 @@ def test_shards_split_the_class_deterministically_and_merge_back(tmp_path: Path)
     paths = []
     for k, shard in enumerate(shards):
         path = tmp_path / f"shard{k}.csv"
-        path.write_text("student,module,exercise,points,max_points,status,reason\n" + "".join(f"{s},01_tensor,01.1,2,2,passed,\n" for s in shard))
+        path.write_text(
+            "student,module,exercise,points,max_points,status,reason\n"
+            + "".join(f"{s},01_tensor,01.1,2,2,passed,\n" for s in shard)
+        )
         paths.append(path)
     assert merge_csvs(paths, tmp_path / "all.csv") == 60
     assert (tmp_path / "all.csv").read_text().count("\n") == 61

@@ -33,7 +33,11 @@ END_IDS = [m.slug for m in ENDS]
 
 def points_of(notebook: dict) -> dict[str, float]:
     """{grade_id: points} of the graded test cells, in notebook order."""
-    return {nbgrader_meta(cell)["grade_id"]: nbgrader_meta(cell)["points"] for cell in notebook["cells"] if nbgrader_meta(cell).get("grade")}
+    return {
+        nbgrader_meta(cell)["grade_id"]: nbgrader_meta(cell)["points"]
+        for cell in notebook["cells"]
+        if nbgrader_meta(cell).get("grade")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +47,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     course.mkdir()
     for name in ("modules.toml", "nbgrader_config.py"):
         shutil.copy2(ROOT / name, course / name)
-    shutil.copytree(ROOT / "source_solutions", course / "source_solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(
+        ROOT / "source_solutions", course / "source_solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+    )
     (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)  # Module 08 loads the course's data
     release(course)
     return course
@@ -94,7 +100,9 @@ def graded_by_tito(course: Path):
             submissions, _ = collect(course, module)
             chosen = [s for s in submissions if s.student in ("ada", "blank", "half", "copycat")]
             log: list[str] = []
-            outcomes = grade_class(course, module, chosen, jobs=2, limits=Limits(), sandboxed=bubblewrap() is not None, say=log.append)
+            outcomes = grade_class(
+                course, module, chosen, jobs=2, limits=Limits(), sandboxed=bubblewrap() is not None, say=log.append
+            )
             cache[module.slug] = {outcome.student: outcome for outcome in outcomes} | {"log": log}
         return cache[module.slug]
 
@@ -104,19 +112,25 @@ def graded_by_tito(course: Path):
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
 def test_solution_scores_full_points_and_is_not_flagged(graded_by_tito, course: Path, module: Module) -> None:
     ada = graded_by_tito(module)["ada"]
-    assert {grade_id: score for grade_id, (score, _) in ada.scores.items()} == points_of(released(course, module)), graded_by_tito(module)["log"]
+    assert {grade_id: score for grade_id, (score, _) in ada.scores.items()} == points_of(released(course, module)), (
+        graded_by_tito(module)["log"]
+    )
     assert ada.total == module.points and all(grade.status == "passed" for grade in ada.exercises)
     assert not ada.flags, ada.flags
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
-def test_untouched_student_notebook_scores_zero_and_its_feedback_hides_the_hidden_tests(graded_by_tito, course: Path, module: Module) -> None:
+def test_untouched_student_notebook_scores_zero_and_its_feedback_hides_the_hidden_tests(
+    graded_by_tito, course: Path, module: Module
+) -> None:
     blank = graded_by_tito(module)["blank"]
     assert blank.scores and blank.total == 0 and not blank.error, blank
     assert all(grade.status == "not attempted" for grade in blank.exercises), blank.exercises
     html = (course / "feedback" / "blank" / module.slug / f"{module.slug}.html").read_text()
     assert f"{list(points_of(released(course, module)))[0]}_" in html, "feedback shows the visible tests"
-    assert "HIDDEN TESTS" not in html and not re.search(r"test_\d+_\d+_\w*_hidden", html), "a hidden test's marker or name shows"
+    assert "HIDDEN TESTS" not in html and not re.search(r"test_\d+_\d+_\w*_hidden", html), (
+        "a hidden test's marker or name shows"
+    )
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
@@ -139,7 +153,9 @@ def test_importing_the_answer_from_the_reference_scores_zero(graded_by_tito, mod
 @pytest.mark.parametrize("module", ENDS, ids=END_IDS)
 def test_deleted_or_edited_test_cells_are_restored_and_graded(course: Path, module: Module) -> None:
     first, second, third = list(points_of(released(course, module)))[:3]
-    notebook = filled_in(course, module, {first.replace("test_", "ex_")})  # the other exercises are not attempted: their real tests fail
+    notebook = filled_in(
+        course, module, {first.replace("test_", "ex_")}
+    )  # the other exercises are not attempted: their real tests fail
     cells = notebook["cells"]
     del cells[next(i for i, c in enumerate(cells) if nbgrader_meta(c).get("grade_id") == second)]
     for cell in cells:
@@ -192,13 +208,31 @@ def importing_the_answer(course: Path, module: Module) -> dict:
 @pytest.mark.parametrize("module", ENDS, ids=END_IDS)
 def test_importing_the_answer_scores_zero_with_the_stock_nbgrader_command(course: Path, module: Module) -> None:
     submit(course, module, "copycat-cli", importing_the_answer(course, module))
-    environment = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    run = subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "autograde", module.slug, "--student", "copycat-cli", "--force"],
-                         cwd=course, capture_output=True, text=True, env=environment, timeout=600)
+    environment = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "nbgrader"),
+            "autograde",
+            module.slug,
+            "--student",
+            "copycat-cli",
+            "--force",
+        ],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         submission = gradebook.find_submission_notebook(module.slug, module.slug, "copycat-cli")
-        assert submission.max_score == module.points and submission.score == 0, [(g.name, g.score) for g in submission.grades]
+        assert submission.max_score == module.points and submission.score == 0, [
+            (g.name, g.score) for g in submission.grades
+        ]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)

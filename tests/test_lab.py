@@ -14,7 +14,9 @@ def page_config(folder: Path) -> dict:
     return json.loads((folder / "labconfig" / "page_config.json").read_text())["disabledExtensions"]
 
 
-def test_students_get_no_instructor_tools_and_instructors_get_them_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_students_get_no_instructor_tools_and_instructors_get_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for variable in ("JUPYTER_CONFIG_DIR", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR"):
         monkeypatch.delenv(variable, raising=False)
@@ -22,14 +24,24 @@ def test_students_get_no_instructor_tools_and_instructors_get_them_all(tmp_path:
 
     assert page_config(folders[STUDENT]) == {name: True for name in [NEWS_PROMPT, *INSTRUCTOR_ONLY_LAB]}
     assert page_config(folders[INSTRUCTOR]) == {NEWS_PROMPT: True}
-    student_server = json.loads((folders[STUDENT] / "jupyter_server_config.json").read_text())["ServerApp"]["jpserver_extensions"]
+    student_server = json.loads((folders[STUDENT] / "jupyter_server_config.json").read_text())["ServerApp"][
+        "jpserver_extensions"
+    ]
     assert student_server == {name: False for name in INSTRUCTOR_ONLY_SERVER}
-    assert json.loads((folders[INSTRUCTOR] / "jupyter_server_config.json").read_text())["ServerApp"]["jpserver_extensions"] == {}
+    assert (
+        json.loads((folders[INSTRUCTOR] / "jupyter_server_config.json").read_text())["ServerApp"]["jpserver_extensions"]
+        == {}
+    )
     for folder in folders.values():
-        assert folder.is_relative_to(tmp_path / ".tito") and "jp-mod-readOnly" in (folder / "custom" / "custom.css").read_text()
+        assert (
+            folder.is_relative_to(tmp_path / ".tito")
+            and "jp-mod-readOnly" in (folder / "custom" / "custom.css").read_text()
+        )
 
 
-def test_jupyterlab_starts_in_the_course_with_the_students_own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jupyterlab_starts_in_the_course_with_the_students_own_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for variable in ("JUPYTER_CONFIG_DIR", "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR"):
         monkeypatch.delenv(variable, raising=False)

@@ -25,7 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_headless(folder: Path, sources: list[str], allow_errors: bool = False) -> nbformat.NotebookNode:
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
-    NotebookClient(notebook, kernel_name="python3", timeout=60, allow_errors=allow_errors, resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=60,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(folder)}},
+    ).execute()
     return notebook
 
 
@@ -35,7 +41,12 @@ def test_marker_line_is_blanked_keeping_line_numbers() -> None:
 
 
 def test_export_cell_runs_like_a_plain_cell_and_its_errors_fail_it(tmp_path: Path) -> None:
-    sources = ["%load_ext tito.magic", "%%export\nanswer = 6 * 7\nanswer", "%%export\ndef broken():\n    return 1 / 0\nbroken()", "print('never reached')"]
+    sources = [
+        "%load_ext tito.magic",
+        "%%export\nanswer = 6 * 7\nanswer",
+        "%%export\ndef broken():\n    return 1 / 0\nbroken()",
+        "print('never reached')",
+    ]
     with pytest.raises(CellExecutionError) as error:
         run_headless(tmp_path, sources)
     assert "ZeroDivisionError" in str(error.value)
@@ -44,7 +55,9 @@ def test_export_cell_runs_like_a_plain_cell_and_its_errors_fail_it(tmp_path: Pat
 
 
 def test_traceback_points_at_the_cells_own_line(tmp_path: Path) -> None:
-    notebook = run_headless(tmp_path, ["%load_ext tito.magic", "%%export\nx = 1\nraise ValueError('line three')"], allow_errors=True)
+    notebook = run_headless(
+        tmp_path, ["%load_ext tito.magic", "%%export\nx = 1\nraise ValueError('line three')"], allow_errors=True
+    )
     error = notebook.cells[1].outputs[0]
     assert error["ename"] == "ValueError"
     assert "line 3" in "".join(error["traceback"]), "line numbers must match the notebook cell"
@@ -90,7 +103,9 @@ def test_export_magic_reports_a_broken_notebook_without_a_traceback(shell, cours
         shell.run_line_magic("tito_export", "01_tensor")
 
 
-def test_export_magic_does_nothing_in_headless_runs_or_elsewhere(shell, course: Path, capsys, monkeypatch, tmp_path) -> None:
+def test_export_magic_does_nothing_in_headless_runs_or_elsewhere(
+    shell, course: Path, capsys, monkeypatch, tmp_path
+) -> None:
     monkeypatch.setenv("TITO_EXPORT", "skip")
     shell.run_line_magic("tito_export", "01_tensor")
     assert "Export skipped" in capsys.readouterr().out
@@ -107,10 +122,23 @@ def test_unsaved_edits_are_noticed_through_the_kernel_protocol(course: Path) -> 
     """As JupyterLab does it: each execute_request carries the cell's id in its metadata."""
     from jupyter_client.manager import start_new_kernel
 
-    manager, client = start_new_kernel(kernel_name="python3", cwd=str(course / "modules/01_tensor"), env={**os.environ, "TITO_EXPORT": ""})
+    manager, client = start_new_kernel(
+        kernel_name="python3", cwd=str(course / "modules/01_tensor"), env={**os.environ, "TITO_EXPORT": ""}
+    )
 
     def run(code: str, cell_id: str) -> list[dict]:
-        message = client.session.msg("execute_request", {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}, metadata={"cellId": cell_id})
+        message = client.session.msg(
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+            metadata={"cellId": cell_id},
+        )
         client.shell_channel.send(message)
         outputs = []
         while True:
@@ -134,7 +162,9 @@ def test_unsaved_edits_are_noticed_through_the_kernel_protocol(course: Path) -> 
         manager.shutdown_kernel(now=True)
 
 
-def test_check_magic_prints_tito_tests_table_for_the_saved_notebook(shell, scratch_course: Path, capsys, monkeypatch) -> None:
+def test_check_magic_prints_tito_tests_table_for_the_saved_notebook(
+    shell, scratch_course: Path, capsys, monkeypatch
+) -> None:
     """`%tito_test` from inside the notebook: the saved notebook runs in a fresh kernel, and the table
     is the one `tito test` prints; an untouched release has every exercise not attempted."""
     monkeypatch.chdir(scratch_course / "modules/01_tensor")
@@ -148,7 +178,9 @@ def test_check_magic_prints_tito_tests_table_for_the_saved_notebook(shell, scrat
     assert "Check skipped" in capsys.readouterr().out
 
 
-def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(shell, scratch_course: Path, capsys, monkeypatch) -> None:
+def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(
+    shell, scratch_course: Path, capsys, monkeypatch
+) -> None:
     """`%tito_setup` in Module 03's setup cell: quiet when all is well; then an edited Module 02 that
     was not exported again, a missing export, missing datasets, another course's tinytorch."""
     for slug in ("01_tensor", "02_activations"):  # a student who finished modules 01 and 02
@@ -161,9 +193,11 @@ def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(shell
     assert capsys.readouterr().out == ""
     monkeypatch.chdir(scratch_course / "modules/04_losses")  # Module 03 is still as released
     shell.run_line_magic("tito_setup", "04_losses")
-    assert "⚠️  Module 03 is not finished: 7 exercises still raise NotImplementedError in tinytorch/core/layers.py, the first " \
-           "Exercise 03.1 (Module.named_parameters)\n    fix: finish them in modules/03_layers/03_layers.ipynb, then run its last cell" \
-           in capsys.readouterr().out
+    assert (
+        "⚠️  Module 03 is not finished: 7 exercises still raise NotImplementedError in tinytorch/core/layers.py, the first "
+        "Exercise 03.1 (Module.named_parameters)\n    fix: finish them in modules/03_layers/03_layers.ipynb, then run its last cell"
+        in capsys.readouterr().out
+    )
     monkeypatch.chdir(scratch_course / "modules/03_layers")
 
     activations = scratch_course / "modules/02_activations/02_activations.ipynb"
@@ -173,8 +207,11 @@ def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(shell
     activations.write_text(json.dumps(notebook))
     shell.run_line_magic("tito_setup", "03_layers")
     out = capsys.readouterr().out
-    assert "⚠️  tinytorch/core/activations.py is older than your saved modules/02_activations/02_activations.ipynb\n" \
-           "    fix: run the last cell of modules/02_activations/02_activations.ipynb (or `tito export` in a terminal)" in out, out
+    assert (
+        "⚠️  tinytorch/core/activations.py is older than your saved modules/02_activations/02_activations.ipynb\n"
+        "    fix: run the last cell of modules/02_activations/02_activations.ipynb (or `tito export` in a terminal)"
+        in out
+    ), out
     assert "(`tito doctor` in a terminal checks the whole installation.)" in out
 
     (scratch_course / "tinytorch/core/tensor.py").unlink()
@@ -182,7 +219,9 @@ def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(shell
     (scratch_course / "datasets").mkdir()
     shell.run_line_magic("tito_setup", "03_layers")
     out = capsys.readouterr().out
-    assert "⚠️  tinytorch/core/tensor.py is missing\n    fix: run the last cell of modules/01_tensor/01_tensor.ipynb" in out, out
+    assert (
+        "⚠️  tinytorch/core/tensor.py is missing\n    fix: run the last cell of modules/01_tensor/01_tensor.ipynb" in out
+    ), out
     assert "datasets/tinydigits" in out and "datasets/mnist" in out, out
 
     monkeypatch.syspath_prepend(str(scratch_course.parent))  # another folder's package first on the path
@@ -202,14 +241,22 @@ def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(shell
 def test_setup_cell_names_the_fix_when_the_kernel_lacks_the_course(tmp_path: Path) -> None:
     """A kernel whose Python has no tito (the wrong kernel, or the course not installed): the setup
     cell's own first lines say what to do, before `%load_ext tito.magic` could fail."""
-    setup = next(cell_source(cell) for cell in read_notebook(ROOT / "modules/01_tensor/01_tensor.ipynb")["cells"] if cell.get("id") == "setup")
+    setup = next(
+        cell_source(cell)
+        for cell in read_notebook(ROOT / "modules/01_tensor/01_tensor.ipynb")["cells"]
+        if cell.get("id") == "setup"
+    )
     hidden = tmp_path / "hide"
     hidden.mkdir()
     # the kernel's Python without the course: no editable-install finder, no course folder on the path
-    (hidden / "sitecustomize.py").write_text("import sys\nsys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]\n")
+    (hidden / "sitecustomize.py").write_text(
+        "import sys\nsys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]\n"
+    )
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup)])
     environment = {**os.environ, "PYTHONPATH": str(hidden)}
-    client = NotebookClient(notebook, kernel_name="python3", timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook, kernel_name="python3", timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.km = client.create_kernel_manager()
     client.execute(env=environment)
     error = notebook.cells[0].outputs[-1]
@@ -224,16 +271,27 @@ def test_a_stubs_error_ends_with_what_to_do(shell, scratch_course: Path, capsys,
     monkeypatch.chdir(scratch_course / "modules/03_layers")
     shell.run_cell('raise NotImplementedError("Exercise 01.5: Tensor.__matmul__")')
     out = capsys.readouterr().out
-    assert out.rstrip().endswith("💡 Exercise 01.5 (Tensor.__matmul__) is still a stub in your tinytorch: finish it in "
-                                 "modules/01_tensor/01_tensor.ipynb, then save that notebook and run its last cell to export it."), out
+    assert out.rstrip().endswith(
+        "💡 Exercise 01.5 (Tensor.__matmul__) is still a stub in your tinytorch: finish it in "
+        "modules/01_tensor/01_tensor.ipynb, then save that notebook and run its last cell to export it."
+    ), out
     shell.run_cell('raise NotImplementedError("Exercise 03.2: Module.named_modules")')
-    assert capsys.readouterr().out.rstrip().endswith(
-        "💡 Exercise 03.2 (Module.named_modules) is not written yet: in its cell, replace the `raise NotImplementedError(...)` line "
-        "with your code and run the cell.")
-    shell.run_cell("from tito.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')",)
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith(
+            "💡 Exercise 03.2 (Module.named_modules) is not written yet: in its cell, replace the `raise NotImplementedError(...)` line "
+            "with your code and run the cell."
+        )
+    )
+    shell.run_cell(
+        "from tito.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')",
+    )
     assert "checks.py" in capsys.readouterr().out  # not a stub's message: IPython's traceback as it is
-    shell.run_cell('def stub():\n    raise NotImplementedError("Exercise 01.1: Tensor.__init__")\n'
-                   "from tito.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')")
+    shell.run_cell(
+        'def stub():\n    raise NotImplementedError("Exercise 01.1: Tensor.__init__")\n'
+        "from tito.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')"
+    )
     out = capsys.readouterr().out
     assert "checks.py" not in out and "stub()" in out and "Exercise 01.1 (Tensor.__init__) is still a stub" in out, out
     shell.run_cell('raise NotImplementedError("something else")')

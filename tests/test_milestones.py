@@ -19,7 +19,10 @@ from tito.milestones import EXECUTED_DIR, TRAINED_DIR, library_problem, mileston
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "milestones" / "03_1986_mlp"
-SHORT = {"01_rumelhart_tinydigits": "01_tinydigits", "02_rumelhart_mnist": "02_mnist"}  # the figures' and weights' file names
+SHORT = {
+    "01_rumelhart_tinydigits": "01_tinydigits",
+    "02_rumelhart_mnist": "02_mnist",
+}  # the figures' and weights' file names
 TARGETS = {
     "01_rumelhart_tinydigits": {"test_accuracy": (">=", 0.96), "final_training_loss": ("<", 0.2)},
     "02_rumelhart_mnist": {"test_accuracy": (">=", 0.975), "test_loss": ("<", 0.1), "peak_memory_mb": ("<", 1024)},
@@ -36,10 +39,15 @@ def test_each_notebook_is_in_sync_with_its_jupytext_script() -> None:
     for notebook in notebooks:
         script = jupytext.read(notebook.with_suffix(".py"))
         saved = nbformat.read(str(notebook), as_version=4)
-        pairs = list(zip([(c.cell_type, c.source) for c in script.cells], [(c.cell_type, c.source) for c in saved.cells]))
-        assert len(script.cells) == len(saved.cells) and all(a == b for a, b in pairs), \
+        pairs = list(
+            zip([(c.cell_type, c.source) for c in script.cells], [(c.cell_type, c.source) for c in saved.cells])
+        )
+        assert len(script.cells) == len(saved.cells) and all(a == b for a, b in pairs), (
             f"{notebook.name} differs from {notebook.with_suffix('.py').name}: run `jupytext --sync {notebook.with_suffix('.py').name}`"
-        assert all(not cell.get("outputs") for cell in saved.cells if cell.cell_type == "code"), "commit the notebook without outputs"
+        )
+        assert all(not cell.get("outputs") for cell in saved.cells if cell.cell_type == "code"), (
+            "commit the notebook without outputs"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +63,13 @@ def test_the_notebooks_reach_their_targets_on_the_reference(milestone_run) -> No
     assert any("reference solution" in line for line in said)
     for name, targets in TARGETS.items():
         figures = json.loads((FOLDER / TRAINED_DIR / f"{name}.json").read_text())
-        missed = {key: figures[key] for key, (relation, bound) in targets.items() if not meets(figures[key], relation, bound)}
+        missed = {
+            key: figures[key] for key, (relation, bound) in targets.items() if not meets(figures[key], relation, bound)
+        }
         assert not missed and figures["targets_met"], (name, figures)
-        assert abs(figures["initial_loss"] - np.log(10)) < 0.25, figures  # an untrained network starts near ln 10 (chance)
+        assert abs(figures["initial_loss"] - np.log(10)) < 0.25, (
+            figures
+        )  # an untrained network starts near ln 10 (chance)
         assert "reference solution" in figures["tinytorch"]
 
 
@@ -67,16 +79,26 @@ def test_the_executed_notebooks_show_live_progress_and_their_plots(milestone_run
         outputs = [output for cell in executed.cells for output in cell.get("outputs", [])]
         assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"], name
         images = [o for o in outputs if "image/png" in o.get("data", {})]
-        assert len(images) == 4, f"{name}: learning curves, hidden units, confusion matrix, mistakes: got {len(images)} images"
-        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), f"{name}: no progress bar widget"
+        assert len(images) == 4, (
+            f"{name}: learning curves, hidden units, confusion matrix, mistakes: got {len(images)} images"
+        )
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), (
+            f"{name}: no progress bar widget"
+        )
         assert any("epoch 1:" in o.get("text", "") for o in outputs), f"{name}: no per-epoch progress lines"
         assert (FOLDER / TRAINED_DIR / f"{SHORT[name]}_mlp.npz").exists(), "the trained weights are saved"
 
 
 @pytest.mark.parametrize("name", list(TARGETS))
 def test_the_scripts_run_from_a_terminal(name: str, reference_path: str) -> None:
-    run = subprocess.run([sys.executable, f"{name}.py"], cwd=FOLDER, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONPATH": reference_path, "OPENBLAS_NUM_THREADS": "1"})
+    run = subprocess.run(
+        [sys.executable, f"{name}.py"],
+        cwd=FOLDER,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": reference_path, "OPENBLAS_NUM_THREADS": "1"},
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Verdict: every target met." in run.stdout, run.stdout[-2000:]
     for figure in ("learning-curves", "hidden-units", "confusion", "mistakes"):

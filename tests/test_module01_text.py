@@ -32,7 +32,11 @@ def cell(notebook: dict, cell_id: str) -> dict:
 
 
 def outputs_text(executed: dict, cell_id: str) -> str:
-    return "".join("".join(o.get("text", "")) for o in cell(executed, cell_id).get("outputs", []) if o.get("output_type") == "stream")
+    return "".join(
+        "".join(o.get("text", ""))
+        for o in cell(executed, cell_id).get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +44,18 @@ def released() -> dict:
     return read_notebook(MODULE.notebook(ROOT, RELEASE_DIR))
 
 
-
-
 def test_the_repr_examples_are_what_the_reference_prints(reference_path: str, released: dict, tmp_path: Path) -> None:
     text = cell_source(cell(released, "md-ex-01-11"))
     examples = re.findall(r"```\n(>>> .*?)```", text, re.S)
     assert examples and examples[0].count(">>>") >= 4 and "shape=(100, 100)" in examples[0]
-    run = subprocess.run([sys.executable, "-c", DOCTEST], input=examples[0], capture_output=True, text=True,
-                         cwd=tmp_path, env={"PYTHONPATH": reference_path, "PATH": ""})
+    run = subprocess.run(
+        [sys.executable, "-c", DOCTEST],
+        input=examples[0],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": reference_path, "PATH": ""},
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import nbformat
 
-from tito.nbgrader_ext import ClearSolutionsNamingExercises, DeduplicateIdsDroppingEmptied, ShortenTracebacksOfHiddenTests
+from tito.nbgrader_ext import (
+    ClearSolutionsNamingExercises,
+    DeduplicateIdsDroppingEmptied,
+    ShortenTracebacksOfHiddenTests,
+)
 
 
 def cell(source: str, **nbgrader) -> nbformat.NotebookNode:
     made = nbformat.v4.new_code_cell(source)
     if nbgrader:
-        made.metadata["nbgrader"] = {"schema_version": 3, "grade": False, "locked": False, "solution": False, "task": False, **nbgrader}
+        made.metadata["nbgrader"] = {
+            "schema_version": 3,
+            "grade": False,
+            "locked": False,
+            "solution": False,
+            "task": False,
+            **nbgrader,
+        }
     return made
 
 
@@ -23,7 +34,10 @@ def stubbed(source: str, grade_id: str = "ex_01_4") -> str:
 
 def test_stub_names_exercise_and_method_in_a_class() -> None:
     source = "class Tensor:\n    def __init__(self, data):\n        # TODO: keep me\n        ### BEGIN SOLUTION\n        self.data = data\n        ### END SOLUTION\n"
-    assert stubbed(source, "ex_01_1") == 'class Tensor:\n    def __init__(self, data):\n        # TODO: keep me\n        raise NotImplementedError("Exercise 01.1: Tensor.__init__")\n'
+    assert (
+        stubbed(source, "ex_01_1")
+        == 'class Tensor:\n    def __init__(self, data):\n        # TODO: keep me\n        raise NotImplementedError("Exercise 01.1: Tensor.__init__")\n'
+    )
 
 
 def test_each_region_names_its_own_function_added_to_a_class() -> None:
@@ -47,7 +61,20 @@ def test_duplicated_locked_cell_becomes_a_plain_cell() -> None:
 
 
 def test_tracebacks_of_cells_with_hidden_tests_keep_only_the_error() -> None:
-    graded = cell("check()\n### BEGIN HIDDEN TESTS\nsecret()\n### END HIDDEN TESTS", grade=True, locked=True, points=1, grade_id="test_01_1")
-    graded.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="x: got 1", traceback=["---> 3 secret()", "AssertionError: x: got 1"])]
+    graded = cell(
+        "check()\n### BEGIN HIDDEN TESTS\nsecret()\n### END HIDDEN TESTS",
+        grade=True,
+        locked=True,
+        points=1,
+        grade_id="test_01_1",
+    )
+    graded.outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="AssertionError",
+            evalue="x: got 1",
+            traceback=["---> 3 secret()", "AssertionError: x: got 1"],
+        )
+    ]
     result = ShortenTracebacksOfHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[graded]), {})[0]
     assert result.cells[0].outputs[0]["traceback"] == ["AssertionError: x: got 1"]

@@ -56,7 +56,9 @@ def test_notebooks_never_import_what_they_test_from_the_package(module) -> None:
         text = cell_source(cell)
         assert own_file not in text and f"from tinytorch import {module.names[0]}" not in text, cell.get("id")
         if module.number == 1:
-            assert "tinytorch" not in text.replace("tinytorch/core/tensor.py", ""), "module 01 builds tinytorch: it cannot import it"
+            assert "tinytorch" not in text.replace("tinytorch/core/tensor.py", ""), (
+                "module 01 builds tinytorch: it cannot import it"
+            )
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
@@ -68,13 +70,21 @@ def test_exercise_ids_and_points_agree_everywhere(module) -> None:
     tests = {exercise_id(c["metadata"]["nbgrader"]["grade_id"]): c for c in nbgrader_cells(source, "grade")}
     exercises = {exercise_id(c["metadata"]["nbgrader"]["grade_id"]): c for c in nbgrader_cells(source, "solution")}
     assert len(headings) >= 6 and set(headings) == set(tests) == set(exercises)
-    student_code = {exercise_id(c["metadata"]["nbgrader"]["grade_id"]): cell_source(c) for c in nbgrader_cells(student, "solution")}
+    student_code = {
+        exercise_id(c["metadata"]["nbgrader"]["grade_id"]): cell_source(c) for c in nbgrader_cells(student, "solution")
+    }
     for number, points in headings.items():
         slug = number.replace(".", "_")
-        assert tests[number]["metadata"]["nbgrader"]["points"] == points, f"Exercise {number}: heading and test cell points differ"
-        assert re.search(rf"def test_{slug}_\w+\(", cell_source(tests[number])), f"Exercise {number}: test function name"
+        assert tests[number]["metadata"]["nbgrader"]["points"] == points, (
+            f"Exercise {number}: heading and test cell points differ"
+        )
+        assert re.search(rf"def test_{slug}_\w+\(", cell_source(tests[number])), (
+            f"Exercise {number}: test function name"
+        )
         assert f'NotImplementedError("Exercise {number}: ' in student_code[number], f"Exercise {number}: stub message"
-        assert re.search(rf"\|\s*{re.escape(number)}\s*\|.*\|\s*{points}\s*\|", markdown), f"Exercise {number}: points table row"
+        assert re.search(rf"\|\s*{re.escape(number)}\s*\|.*\|\s*{points}\s*\|", markdown), (
+            f"Exercise {number}: points table row"
+        )
     assert sum(headings.values()) == module.points, "modules.toml points must equal the notebook's total"
 
 
@@ -95,8 +105,13 @@ def test_committed_notebooks_carry_the_kernels_language_info() -> None:
     from ipykernel.ipkernel import IPythonKernel
 
     expected = {key: value for key, value in IPythonKernel.language_info.items() if key != "version"}
-    notebooks = [*(ROOT / SOURCE_DIR).rglob("*.ipynb"), *(ROOT / RELEASE_DIR).rglob("*.ipynb"), *(ROOT / "milestones").glob("*/*.ipynb")]
+    notebooks = [
+        *(ROOT / SOURCE_DIR).rglob("*.ipynb"),
+        *(ROOT / RELEASE_DIR).rglob("*.ipynb"),
+        *(ROOT / "milestones").glob("*/*.ipynb"),
+    ]
     for path in sorted(notebooks):
         info = dict(read_notebook(path)["metadata"].get("language_info", {}))
-        assert re.fullmatch(r"3\.\d+\.\d+", str(info.pop("version", ""))) and info == expected, \
+        assert re.fullmatch(r"3\.\d+\.\d+", str(info.pop("version", ""))) and info == expected, (
             f"{path.relative_to(ROOT)}: its metadata's language_info is not the python3 kernel's ({info})"
+        )

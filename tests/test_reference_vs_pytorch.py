@@ -36,8 +36,14 @@ results = {{}}
 def compare(reference_path: str, tmp_path: Path, body: str) -> dict[str, float]:
     """Run `body` (which fills `results` {case: worst excess over the tolerance}) against the reference."""
     code = COMPARE.format(rtol=RTOL) + body + "\nprint(json.dumps(results))\n"
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         env={"PYTHONPATH": reference_path, "PATH": "", "OPENBLAS_NUM_THREADS": "1"}, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": reference_path, "PATH": "", "OPENBLAS_NUM_THREADS": "1"},
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout.splitlines()[-1])
 
@@ -49,7 +55,10 @@ def assert_all_within_tolerance(results: dict[str, float], cases: int) -> None:
 
 
 def test_activations_match_pytorch(reference_path: str, tmp_path: Path) -> None:
-    results = compare(reference_path, tmp_path, """
+    results = compare(
+        reference_path,
+        tmp_path,
+        """
 from tinytorch import Tensor
 from tinytorch.core.activations import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 rng = np.random.default_rng(0)
@@ -63,12 +72,16 @@ pairs = [
 ]
 for ours, theirs, data in pairs:
     results[f"{ours!r} on {data.shape}"] = worst(ours(Tensor(data)).data, theirs(torch.from_numpy(data)))
-""")
+""",
+    )
     assert_all_within_tolerance(results, cases=9)
 
 
 def test_linear_and_sequential_match_pytorch_with_the_same_weights(reference_path: str, tmp_path: Path) -> None:
-    results = compare(reference_path, tmp_path, """
+    results = compare(
+        reference_path,
+        tmp_path,
+        """
 from tinytorch import Linear, ReLU, Sequential, Tensor
 rng = np.random.default_rng(1)
 ours = Sequential(Linear(784, 128, rng=rng), ReLU(), Linear(128, 10, rng=rng))
@@ -90,12 +103,16 @@ with torch.no_grad():
 y = rng.normal(size=(2, 4, 5)).astype(np.float32)
 results["Linear(5, 3, bias=False) on (2, 4, 5)"] = worst(plain(Tensor(y)).data, torch_plain(torch.from_numpy(y)))
 results["parameter count"] = float(abs(sum(p.size for p in ours.parameters()) - sum(p.numel() for p in theirs.parameters())))
-""")
+""",
+    )
     assert_all_within_tolerance(results, cases=5)
 
 
 def test_losses_match_pytorch(reference_path: str, tmp_path: Path) -> None:
-    results = compare(reference_path, tmp_path, """
+    results = compare(
+        reference_path,
+        tmp_path,
+        """
 from tinytorch import CrossEntropyLoss, MSELoss, Tensor
 from tinytorch.core.losses import BCEWithLogitsLoss
 rng = np.random.default_rng(2)
@@ -111,13 +128,17 @@ binary_logits = np.concatenate([rng.normal(scale=20.0, size=30), [1000.0, -1000.
 binary_targets = rng.integers(0, 2, size=32).astype(np.float32)
 results["BCEWithLogitsLoss"] = worst(BCEWithLogitsLoss()(Tensor(binary_logits), binary_targets).data,
                                      torch.nn.BCEWithLogitsLoss()(torch.from_numpy(binary_logits), torch.from_numpy(binary_targets)))
-""")
+""",
+    )
     assert_all_within_tolerance(results, cases=5)
 
 
 def test_gradients_match_pytorch_in_float64(reference_path: str, tmp_path: Path) -> None:
     """Every differentiable operation, activation and loss, and a whole network, backward in float64 on both sides."""
-    results = compare(reference_path, tmp_path, """
+    results = compare(
+        reference_path,
+        tmp_path,
+        """
 from tinytorch import Linear, ReLU, Sequential, Tensor
 from tinytorch.core.activations import LeakyReLU, LogSoftmax, Sigmoid, Softmax, Tanh
 from tinytorch.core.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
@@ -180,12 +201,16 @@ torch.nn.CrossEntropyLoss()(theirs(torch.from_numpy(batch)), torch.from_numpy(ba
 for i in (0, 2):
     results[f"network layer {i} weight gradient"] = worst(ours[i].weight.grad.data, theirs[i].weight.grad.T)
     results[f"network layer {i} bias gradient"] = worst(ours[i].bias.grad.data, theirs[i].bias.grad)
-""")
+""",
+    )
     assert_all_within_tolerance(results, cases=33)
 
 
 def test_optimizer_steps_match_pytorch_in_float64(reference_path: str, tmp_path: Path) -> None:
-    results = compare(reference_path, tmp_path, """
+    results = compare(
+        reference_path,
+        tmp_path,
+        """
 from tinytorch import Tensor
 from tinytorch.core.optimizers import SGD, Adam
 torch.set_default_dtype(torch.float64)
@@ -211,5 +236,6 @@ for name, options in settings:
         theirs_optimizer.step()
     for position, (o, t) in enumerate(zip(ours, theirs)):
         results[f"{name}({options}) parameter {position} after 6 steps"] = worst(o.data, t)
-""")
+""",
+    )
     assert_all_within_tolerance(results, cases=12)

@@ -18,7 +18,13 @@ pytestmark = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap is not 
 def cell(source: str, graded: bool = False) -> nbformat.NotebookNode:
     made = nbformat.v4.new_code_cell(source)
     if graded:
-        made.metadata["nbgrader"] = {"grade": True, "grade_id": f"t{abs(hash(source)) % 10**6}", "points": 1, "solution": False, "locked": True}
+        made.metadata["nbgrader"] = {
+            "grade": True,
+            "grade_id": f"t{abs(hash(source)) % 10**6}",
+            "points": 1,
+            "solution": False,
+            "locked": True,
+        }
     return made
 
 
@@ -33,19 +39,29 @@ def executed(tmp_path_factory: pytest.TempPathFactory):
     cells = [
         cell(f"import os\nprint(sorted(os.listdir({str(ROOT)!r})))"),
         cell(f"print(open({str(reference / 'marker.txt')!r}).read())"),
-        cell(f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    print('reached')\nexcept OSError as e:\n    print('no network:', type(e).__name__)"),
-        cell("import numpy as np\ntry:\n    np.ones(2**30)\n    print('allocated 8 GB')\nexcept MemoryError:\n    print('memory cap')"),
+        cell(
+            f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    print('reached')\nexcept OSError as e:\n    print('no network:', type(e).__name__)"
+        ),
+        cell(
+            "import numpy as np\ntry:\n    np.ones(2**30)\n    print('allocated 8 GB')\nexcept MemoryError:\n    print('memory cap')"
+        ),
         cell("import sys\nprint('debug', file=sys.stderr)", graded=True),
         cell("print('y' * 1_000_000)"),
         cell("while True:\n    pass"),
         cell("print('still alive')", graded=True),
-        cell("get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'] if any('rewrite me' in l for l in lines) else lines)"),
+        cell(
+            "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'] if any('rewrite me' in l for l in lines) else lines)"
+        ),
         cell("# rewrite me\nraise AssertionError('a failing test')", graded=True),
-        cell("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"),
+        cell(
+            "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+        ),
         cell("print('never')", graded=True),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
-    limits = Limits(cell_seconds=3, notebook_seconds=60, memory_bytes=2 << 30, output_bytes=10_000, interrupt_grace_seconds=2)
+    limits = Limits(
+        cell_seconds=3, notebook_seconds=60, memory_bytes=2 << 30, output_bytes=10_000, interrupt_grace_seconds=2
+    )
     events = execute_confined(notebook, reference, ROOT / "datasets", limits)
     listener.close()
     return notebook, events

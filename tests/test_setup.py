@@ -29,7 +29,10 @@ def test_environment_yml_and_pyproject_name_the_same_dependencies_and_versions()
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = [entry for entry in environment["dependencies"] if isinstance(entry, str)]
     through_pip = next(entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict))
-    conda_side = pinned([entry for entry in conda if not entry.startswith(("python", "pip"))] + [entry for entry in through_pip if not entry.startswith("-e")])
+    conda_side = pinned(
+        [entry for entry in conda if not entry.startswith(("python", "pip"))]
+        + [entry for entry in through_pip if not entry.startswith("-e")]
+    )
     assert conda_side == pip_side
     python = next(entry for entry in conda if entry.startswith("python"))
     assert Requirement(python).specifier == Requirement(f"python{project['requires-python']}").specifier
@@ -47,7 +50,11 @@ def test_readme_has_a_student_path_and_an_instructor_path_whose_test_command_ci_
     assert "pytest" in instructor[0] and "tito test 01 --solution" in instructor[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert instructor[0] in ci.splitlines()
-    assert readme.index("<!-- instructors only -->") < readme.index(instructor[0]) < readme.index("<!-- end instructors only -->")
+    assert (
+        readme.index("<!-- instructors only -->")
+        < readme.index(instructor[0])
+        < readme.index("<!-- end instructors only -->")
+    )
 
 
 def test_private_grading_data_is_ignored() -> None:

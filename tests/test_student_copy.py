@@ -25,7 +25,9 @@ INSTRUCTORS_ONLY = ("source_solutions", "tests", ".ci", "autograded", ".tito", "
 
 def instructors_course(destination: Path) -> Path:
     """A copy of the course as committed (every file git tracks), to release from."""
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
     for name in filter(None, tracked):
         if (ROOT / name).is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +37,9 @@ def instructors_course(destination: Path) -> Path:
 
 def tito(*args: str, cwd: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
     environment = {name: value for name, value in os.environ.items() if name not in ("TITO_COURSE_ROOT", "PYTHONPATH")}
-    return subprocess.run([python, "-m", "tito.cli", *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=600)
+    return subprocess.run(
+        [python, "-m", "tito.cli", *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +55,29 @@ def copies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_the_copy_holds_what_students_need_and_nothing_instructors_keep(copies: tuple[Path, Path]) -> None:
     course, students = copies
-    for needed in ("README.md", "pyproject.toml", "environment.yml", "modules.toml", "nbgrader_config.py",
-                   "modules/01_tensor/01_tensor.ipynb", "tinytorch/core/tensor.py", "tito/cli.py",
-                   "datasets/mnist/SHA256SUMS", "datasets/tinydigits/tinydigits.npz", "milestones/README.md"):
+    for needed in (
+        "README.md",
+        "pyproject.toml",
+        "environment.yml",
+        "modules.toml",
+        "nbgrader_config.py",
+        "modules/01_tensor/01_tensor.ipynb",
+        "tinytorch/core/tensor.py",
+        "tito/cli.py",
+        "datasets/mnist/SHA256SUMS",
+        "datasets/tinydigits/tinydigits.npz",
+        "milestones/README.md",
+    ):
         assert (students / needed).is_file(), needed
     for kept in INSTRUCTORS_ONLY:
         assert not (students / kept).exists(), kept
-    assert (students / "modules/01_tensor/01_tensor.ipynb").read_bytes() == (course / "modules/01_tensor/01_tensor.ipynb").read_bytes()
+    assert (students / "modules/01_tensor/01_tensor.ipynb").read_bytes() == (
+        course / "modules/01_tensor/01_tensor.ipynb"
+    ).read_bytes()
     status = subprocess.run(["git", "status", "--porcelain"], cwd=students, capture_output=True, text=True, check=True)
-    commits = subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=students, capture_output=True, text=True, check=True)
+    commits = subprocess.run(
+        ["git", "rev-list", "--count", "HEAD"], cwd=students, capture_output=True, text=True, check=True
+    )
     assert status.stdout == "" and commits.stdout.strip() == "1", "a git repository with everything in one commit"
 
 
@@ -107,8 +125,14 @@ def start_jupyter_lab(command: str, folder: Path, home: Path) -> tuple[subproces
     port, token = free_port(), "student-copy-test"
     flags = ["--", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}"]
     environment = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / ".jupyter")}
-    process = subprocess.Popen([*command.split(), *flags], cwd=folder, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [*command.split(), *flags],
+        cwd=folder,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     return process, f"http://127.0.0.1:{port}/api/contents/modules/01_tensor/01_tensor.ipynb?content=0&token={token}"
 
 
@@ -129,12 +153,20 @@ def test_the_readme_student_commands_work_in_the_copy(copies: tuple[Path, Path],
     """Install, `tito doctor`, `tito lab` (serving the module's notebook), `tito test 01`: as the README says."""
     _, students = copies
     install, doctor, lab, test = readme_commands((students / "README.md").read_text())[0]
-    environment = {name: value for name, value in os.environ.items() if name not in ("TITO_COURSE_ROOT", "PYTHONPATH", "VIRTUAL_ENV")}
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("TITO_COURSE_ROOT", "PYTHONPATH", "VIRTUAL_ENV")
+    }
 
-    installed = subprocess.run(install, shell=True, cwd=students, capture_output=True, text=True, env=environment, timeout=900)
+    installed = subprocess.run(
+        install, shell=True, cwd=students, capture_output=True, text=True, env=environment, timeout=900
+    )
     assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
     # ... and then the milestone: in a fresh copy it names the first exercise to finish, with no reference to fall back to
-    assert "Your tinytorch is not complete yet: finish Module 01, Exercise 01.1 (Tensor.__init__)" in installed.stdout, installed.stdout[-2000:]
+    assert (
+        "Your tinytorch is not complete yet: finish Module 01, Exercise 01.1 (Tensor.__init__)" in installed.stdout
+    ), installed.stdout[-2000:]
     assert "reference" not in installed.stdout.split("Your tinytorch is not complete yet")[-1]
 
     checked = subprocess.run(doctor.split(), cwd=students, capture_output=True, text=True, env=environment, timeout=300)
@@ -155,4 +187,7 @@ def test_the_readme_student_commands_work_in_the_copy(copies: tuple[Path, Path],
     assert "score: 0/20 points on the visible tests" in tested.stdout
 
     solution = tito("test", "01", "--solution", cwd=students, python=str(students / ".venv/bin/python"))
-    assert solution.returncode == 2 and "the instructor's solutions (source_solutions/) are not part of this copy" in solution.stderr
+    assert (
+        solution.returncode == 2
+        and "the instructor's solutions (source_solutions/) are not part of this copy" in solution.stderr
+    )

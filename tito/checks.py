@@ -43,7 +43,10 @@ def evaluate(value: Any, what: str, hint: str = "") -> Any:
     """
     if not inspect.isfunction(value):
         return value
-    with warnings.catch_warnings(record=True) as warned, np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"):
+    with (
+        warnings.catch_warnings(record=True) as warned,
+        np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"),
+    ):
         warnings.simplefilter("always")
         try:
             result = value()
@@ -60,20 +63,30 @@ def _snapshot(inputs: dict[str, Any] | None) -> dict[str, np.ndarray]:
     return {name: np.array(getattr(value, "data", value), copy=True) for name, value in (inputs or {}).items()}
 
 
-def check_unchanged(inputs: dict[str, Any], before: dict[str, np.ndarray], what: str, hint: str = IN_PLACE_HINT) -> None:
+def check_unchanged(
+    inputs: dict[str, Any], before: dict[str, np.ndarray], what: str, hint: str = IN_PLACE_HINT
+) -> None:
     """Fail if any of `inputs` no longer holds the numbers it held `before` the operation `what`."""
     for name, value in inputs.items():
         now = np.asarray(getattr(value, "data", value))
         old = before[name]
         if now.shape != old.shape or now.dtype != old.dtype:
-            raise _fail(what, f"changed its input {name} in place (shape {old.shape} {old.dtype} became {now.shape} {now.dtype})", hint)
+            raise _fail(
+                what,
+                f"changed its input {name} in place (shape {old.shape} {old.dtype} became {now.shape} {now.dtype})",
+                hint,
+            )
         equal = now == old
         if np.issubdtype(old.dtype, np.floating):
             equal |= np.isnan(now) & np.isnan(old)
         if not equal.all():
             index = tuple(int(i) for i in np.argwhere(~equal)[0])
             where = f"{name}[{', '.join(map(str, index))}]" if index else name
-            raise _fail(what, f"changed its input {name} in place ({where} was {old[index].item()!r}, is now {now[index].item()!r})", hint)
+            raise _fail(
+                what,
+                f"changed its input {name} in place ({where} was {old[index].item()!r}, is now {now[index].item()!r})",
+                hint,
+            )
 
 
 def check_type(value: Any, expected_type: type, what: str, hint: str = "") -> Any:
@@ -102,9 +115,7 @@ def check_dtype(value: Any, dtype: Any, what: str, hint: str = "") -> Any:
     return value
 
 
-def check_close(
-    actual: Any, expected: Any, what: str, atol: float = 1e-6, rtol: float = 1e-5, hint: str = ""
-) -> Any:
+def check_close(actual: Any, expected: Any, what: str, atol: float = 1e-6, rtol: float = 1e-5, hint: str = "") -> Any:
     """Fail unless every element is within `atol + rtol * |expected|`, reporting the worst one."""
     actual = evaluate(actual, what, hint)
     got = np.asarray(getattr(actual, "data", actual), dtype=np.float64)
@@ -223,11 +234,19 @@ def check_backward(
         output = evaluate(lambda: operation(*tensors), what, hint)
         node = getattr(output, "grad_fn", None)
         if node is None:
-            raise _fail(what, "recorded no graph node (output.grad_fn is None)", "the operation's Function must be registered, and recorded when an input requires grad")
+            raise _fail(
+                what,
+                "recorded no graph node (output.grad_fn is None)",
+                "the operation's Function must be registered, and recorded when an input requires grad",
+            )
         upstream = np.random.default_rng(0).normal(size=output.shape)
         gradients = evaluate(lambda: node.backward(upstream.copy()), f"{what}: backward", hint)
         if not isinstance(gradients, tuple) or len(gradients) > len(node.inputs):
-            raise _fail(f"{what}: backward", f"returned {type(gradients).__name__} {str(gradients)[:80]}; expected a tuple of up to {len(node.inputs)} gradients, one per input (None where no gradient is needed)", hint)
+            raise _fail(
+                f"{what}: backward",
+                f"returned {type(gradients).__name__} {str(gradients)[:80]}; expected a tuple of up to {len(node.inputs)} gradients, one per input (None where no gradient is needed)",
+                hint,
+            )
         gradients = gradients + (None,) * (len(node.inputs) - len(gradients))
         for position in wrt:
             tensor = tensors[position]
@@ -239,7 +258,11 @@ def check_backward(
                 raise _fail(name, "is None, but this input requires grad", hint)
             got = np.asarray(getattr(got, "data", got))
             if got.shape != tensor.shape:
-                raise _fail(name, f"got shape {got.shape}; expected {tensor.shape}, the input's own shape", hint or "sum over the axes that broadcasting added (unbroadcast)")
+                raise _fail(
+                    name,
+                    f"got shape {got.shape}; expected {tensor.shape}, the input's own shape",
+                    hint or "sum over the axes that broadcasting added (unbroadcast)",
+                )
 
             def weighted_output() -> float:
                 return float((np.asarray(operation(*tensors).data, dtype=np.float64) * upstream).sum())

@@ -12,7 +12,15 @@ from typing import NoReturn
 
 from tito.export import ExportError, differences, export, module_file, package_root, read_notebook
 from tito.grading import GradingError, release, release_differences
-from tito.notebooks import CELL_TIMEOUT, ExerciseResult, KernelError, exercise_results, exercises_attempted, format_report, run_notebook
+from tito.notebooks import (
+    CELL_TIMEOUT,
+    ExerciseResult,
+    KernelError,
+    exercise_results,
+    exercises_attempted,
+    format_report,
+    run_notebook,
+)
 from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, RegistryError, course_root, find_module, load_modules
 from tito.student_copy import NOT_IN_STUDENT_COPY, is_student_copy, make_student_copy
 
@@ -33,12 +41,18 @@ def _progress(label: str):
 def cmd_export(args: argparse.Namespace, root: Path) -> int:
     folder = SOURCE_DIR if args.reference else RELEASE_DIR
     if args.reference and is_student_copy(root):
-        raise RegistryError(f"{NOT_IN_STUDENT_COPY}: there is no reference to export. `tito export` exports your own modules/.")
+        raise RegistryError(
+            f"{NOT_IN_STUDENT_COPY}: there is no reference to export. `tito export` exports your own modules/."
+        )
     if args.check:
         problems = differences(root, folder)
         for problem in problems:
             print(f"out of date: {problem}")
-        print("the package is in sync with its notebooks" if not problems else "run `tito export" + (" --reference`" if args.reference else "`"))
+        print(
+            "the package is in sync with its notebooks"
+            if not problems
+            else "run `tito export" + (" --reference`" if args.reference else "`")
+        )
         return 1 if problems else 0
     written = export(root, folder)
     destination = package_root(root, folder) / "tinytorch"
@@ -50,24 +64,35 @@ def cmd_export(args: argparse.Namespace, root: Path) -> int:
 
 def cmd_release(args: argparse.Namespace, root: Path) -> int:
     if is_student_copy(root):
-        raise RegistryError(f"{NOT_IN_STUDENT_COPY}: there is nothing to release here. Your notebooks are in {RELEASE_DIR}/.")
+        raise RegistryError(
+            f"{NOT_IN_STUDENT_COPY}: there is nothing to release here. Your notebooks are in {RELEASE_DIR}/."
+        )
     if args.check:
         print("releasing source_solutions/ into a scratch folder to compare ...", flush=True)
         problems = release_differences(root) + differences(root, RELEASE_DIR)
         for problem in problems:
             print(f"out of date: {problem}")
-        print("modules/ and tinytorch/ are in sync with source_solutions/" if not problems else "run `tito release` and commit modules/ and tinytorch/")
+        print(
+            "modules/ and tinytorch/ are in sync with source_solutions/"
+            if not problems
+            else "run `tito release` and commit modules/ and tinytorch/"
+        )
         return 1 if problems else 0
     print("releasing source_solutions/ through nbgrader ...", flush=True)
     started = time.perf_counter()
     for path in release(root):
         print(f"released {path.relative_to(root)}")
     export(root, RELEASE_DIR)
-    print(f"exported the released modules/ -> tinytorch/ (the students' starting package); done in {time.perf_counter() - started:.1f} s")
+    print(
+        f"exported the released modules/ -> tinytorch/ (the students' starting package); done in {time.perf_counter() - started:.1f} s"
+    )
     if args.student_copy:
         destination = make_student_copy(root, Path(args.student_copy), git=args.git)
-        print(f"wrote the students' copy of the course to {destination}" + (" (a git repository with one commit)" if args.git else "")
-              + ": released notebooks, the starting package, tito, the datasets and the milestones; no solutions or hidden tests")
+        print(
+            f"wrote the students' copy of the course to {destination}"
+            + (" (a git repository with one commit)" if args.git else "")
+            + ": released notebooks, the starting package, tito, the datasets and the milestones; no solutions or hidden tests"
+        )
     return 0
 
 
@@ -78,9 +103,13 @@ def _notebook_to_test(root: Path, module: Module, solution: bool) -> Path:
     if notebook.exists():
         return notebook
     if solution and is_student_copy(root):
-        raise RegistryError(f"{NOT_IN_STUDENT_COPY}: `--solution` needs them. Run `tito test {module.number:02d}` to test your own notebook.")
+        raise RegistryError(
+            f"{NOT_IN_STUDENT_COPY}: `--solution` needs them. Run `tito test {module.number:02d}` to test your own notebook."
+        )
     if solution:
-        raise RegistryError(f"{notebook.relative_to(root)} does not exist: module {module.slug} has no solution notebook yet.")
+        raise RegistryError(
+            f"{notebook.relative_to(root)} does not exist: module {module.slug} has no solution notebook yet."
+        )
     raise RegistryError(f"{notebook.relative_to(root)} does not exist: module {module.slug} has not been released yet.")
 
 
@@ -101,15 +130,21 @@ def cmd_test(args: argparse.Namespace, root: Path) -> int:
         _save_results(root, module.slug, notebook, results)
     missing = module.points - sum(result.points for result in results)
     if missing > 0:
-        print(f"test cells worth {missing:g} of the module's {module.points} points are missing from the notebook: "
-              "nbgrader restores and runs them when grading, so copy them back from a fresh release")
+        print(
+            f"test cells worth {missing:g} of the module's {module.points} points are missing from the notebook: "
+            "nbgrader restores and runs them when grading, so copy them back from a fresh release"
+        )
     return 0 if results and missing <= 0 and all(result.status == "passed" for result in results) else 1
 
 
 def _save_results(root: Path, slug: str, notebook: Path, results: list[ExerciseResult]) -> None:
     folder = root / RESULTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    record = {"notebook_mtime": notebook.stat().st_mtime, "passed": sum(r.status == "passed" for r in results), "total": len(results)}
+    record = {
+        "notebook_mtime": notebook.stat().st_mtime,
+        "passed": sum(r.status == "passed" for r in results),
+        "total": len(results),
+    }
     (folder / f"{slug}.json").write_text(json.dumps(record))
 
 
@@ -165,7 +200,10 @@ def cmd_lab(args: argparse.Namespace, root: Path) -> NoReturn:
 
     role = INSTRUCTOR if args.instructor else STUDENT
     command, environment = lab_command(root, role, [argument for argument in args.lab_arguments if argument != "--"])
-    print(f"Starting JupyterLab for {'the instructor' if args.instructor else 'students'} in {root} (stop it with Ctrl+C)", flush=True)
+    print(
+        f"Starting JupyterLab for {'the instructor' if args.instructor else 'students'} in {root} (stop it with Ctrl+C)",
+        flush=True,
+    )
     os.chdir(root)
     os.execve(command[0], command, environment)  # JupyterLab takes over this process: Ctrl+C and its PID are its own
 
@@ -196,16 +234,29 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
     submissions = [s for s in submissions if in_shard(s.student, args.shard)]
     if not submissions:
         raise GradingError(f"no submissions of {module.slug} to grade in {folder or root / 'submitted'}")
-    given = {"cell_seconds": args.cell_timeout, "notebook_seconds": args.notebook_timeout,
-             "memory_bytes": int(args.memory_gb * (1 << 30)) if args.memory_gb else None}
+    given = {
+        "cell_seconds": args.cell_timeout,
+        "notebook_seconds": args.notebook_timeout,
+        "memory_bytes": int(args.memory_gb * (1 << 30)) if args.memory_gb else None,
+    }
     limits = Limits(**{name: value for name, value in given.items() if value is not None})
     print(f"grading {len(submissions)} submissions of {module.slug}, {args.jobs} at a time ...", flush=True)
     started = time.perf_counter()
-    outcomes = grade_class(root, module, submissions, args.jobs, limits, sandboxed=not args.no_sandbox, say=lambda line: print(line, flush=True))
+    outcomes = grade_class(
+        root,
+        module,
+        submissions,
+        args.jobs,
+        limits,
+        sandboxed=not args.no_sandbox,
+        say=lambda line: print(line, flush=True),
+    )
     seconds = time.perf_counter() - started
     failed = sum(bool(outcome.error) for outcome in outcomes)
-    print(f"graded {len(outcomes) - failed} of {len(outcomes)} in {seconds:.1f} s ({60 * len(outcomes) / seconds:.1f} notebooks/min); "
-          f"grades: reports/{module.slug}/grades.csv, report: reports/{module.slug}/report.html, feedback: feedback/<student>/{module.slug}/")
+    print(
+        f"graded {len(outcomes) - failed} of {len(outcomes)} in {seconds:.1f} s ({60 * len(outcomes) / seconds:.1f} notebooks/min); "
+        f"grades: reports/{module.slug}/grades.csv, report: reports/{module.slug}/report.html, feedback: feedback/<student>/{module.slug}/"
+    )
     return 1 if failed else 0
 
 
@@ -227,45 +278,116 @@ def _shard(text: str) -> tuple[int, int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tito", description="TinyTorch course tools.")
     commands = parser.add_subparsers(dest="command", required=True)
-    export_cmd = commands.add_parser("export", help="write the %%export cells of the notebooks into the tinytorch package")
-    export_cmd.add_argument("--reference", action="store_true", help="export source_solutions/ into .tito/reference/ instead of your modules/ into tinytorch/")
-    export_cmd.add_argument("--check", action="store_true", help="change nothing; fail if the package differs from its notebooks")
+    export_cmd = commands.add_parser(
+        "export", help="write the %%export cells of the notebooks into the tinytorch package"
+    )
+    export_cmd.add_argument(
+        "--reference",
+        action="store_true",
+        help="export source_solutions/ into .tito/reference/ instead of your modules/ into tinytorch/",
+    )
+    export_cmd.add_argument(
+        "--check", action="store_true", help="change nothing; fail if the package differs from its notebooks"
+    )
     export_cmd.set_defaults(run=cmd_export)
-    release_cmd = commands.add_parser("release", help="(instructors) regenerate modules/ from source_solutions/ with nbgrader, and tinytorch/ from modules/")
-    release_cmd.add_argument("--check", action="store_true", help="change nothing; fail if modules/ or tinytorch/ differ from a fresh release")
-    release_cmd.add_argument("--student-copy", metavar="FOLDER", help="also write the students' copy of the course (no solutions, no hidden tests) into FOLDER, which must be new or empty")
-    release_cmd.add_argument("--git", action="store_true", help="with --student-copy: make the copy a git repository with one commit")
+    release_cmd = commands.add_parser(
+        "release",
+        help="(instructors) regenerate modules/ from source_solutions/ with nbgrader, and tinytorch/ from modules/",
+    )
+    release_cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; fail if modules/ or tinytorch/ differ from a fresh release",
+    )
+    release_cmd.add_argument(
+        "--student-copy",
+        metavar="FOLDER",
+        help="also write the students' copy of the course (no solutions, no hidden tests) into FOLDER, which must be new or empty",
+    )
+    release_cmd.add_argument(
+        "--git", action="store_true", help="with --student-copy: make the copy a git repository with one commit"
+    )
     release_cmd.set_defaults(run=cmd_release)
     test_cmd = commands.add_parser("test", help="run a module notebook headless and report each exercise")
     test_cmd.add_argument("module", help="module number or name, e.g. 01 or 01_tensor")
-    test_cmd.add_argument("--solution", action="store_true", help="run the instructor's solution notebook instead of yours")
-    test_cmd.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds a cell may run before it is interrupted (default %(default)s)")
+    test_cmd.add_argument(
+        "--solution", action="store_true", help="run the instructor's solution notebook instead of yours"
+    )
+    test_cmd.add_argument(
+        "--timeout",
+        type=int,
+        default=CELL_TIMEOUT,
+        help="seconds a cell may run before it is interrupted (default %(default)s)",
+    )
     test_cmd.set_defaults(run=cmd_test)
-    commands.add_parser("status", help="per module: exercises attempted, tests passing, exported").set_defaults(run=cmd_status)
-    commands.add_parser("doctor", help="check the installation and say how to fix what is wrong").set_defaults(run=cmd_doctor)
-    grade_cmd = commands.add_parser("grade", help="(instructors) grade a class's submissions of a module: grades, feedback and a report")
+    commands.add_parser("status", help="per module: exercises attempted, tests passing, exported").set_defaults(
+        run=cmd_status
+    )
+    commands.add_parser("doctor", help="check the installation and say how to fix what is wrong").set_defaults(
+        run=cmd_doctor
+    )
+    grade_cmd = commands.add_parser(
+        "grade", help="(instructors) grade a class's submissions of a module: grades, feedback and a report"
+    )
     grade_cmd.add_argument("module", help="module number or name, e.g. 01")
-    grade_cmd.add_argument("--from", dest="source", metavar="FOLDER", help="a folder of notebooks named by student (default: nbgrader's submitted/)")
+    grade_cmd.add_argument(
+        "--from",
+        dest="source",
+        metavar="FOLDER",
+        help="a folder of notebooks named by student (default: nbgrader's submitted/)",
+    )
     grade_cmd.add_argument("--students", nargs="+", metavar="ID", help="grade only these students")
-    grade_cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: the cores, %(default)s)")
-    grade_cmd.add_argument("--shard", type=_shard, metavar="K/N", help="grade only shard K of N (a fixed split by student, for several machines)")
+    grade_cmd.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="submissions graded at once (default: the cores, %(default)s)",
+    )
+    grade_cmd.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="grade only shard K of N (a fixed split by student, for several machines)",
+    )
     # defaults: tito.sandbox.Limits (imported only when grading: it brings in the Jupyter client)
     grade_cmd.add_argument("--cell-timeout", type=float, help=f"seconds a cell may run (default {CELL_TIMEOUT})")
     grade_cmd.add_argument("--notebook-timeout", type=float, help="seconds a whole notebook may run (default 600)")
     grade_cmd.add_argument("--memory-gb", type=float, help="memory cap of a student's kernel (default 4)")
-    grade_cmd.add_argument("--no-sandbox", action="store_true", help="grade without bubblewrap: limits only, student code can read the course (see the README)")
+    grade_cmd.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap: limits only, student code can read the course (see the README)",
+    )
     grade_cmd.set_defaults(run=cmd_grade)
-    merge_cmd = commands.add_parser("merge-grades", help="(instructors) merge the grades.csv of several shards into one")
+    merge_cmd = commands.add_parser(
+        "merge-grades", help="(instructors) merge the grades.csv of several shards into one"
+    )
     merge_cmd.add_argument("output", help="the merged CSV to write")
     merge_cmd.add_argument("csvs", nargs="+", help="the shards' grades.csv files")
     merge_cmd.set_defaults(run=cmd_merge_grades)
-    lab_cmd = commands.add_parser("lab", help="start JupyterLab for this course: locked cells marked, students without nbgrader's instructor tools")
-    lab_cmd.add_argument("--instructor", action="store_true", help="with nbgrader's instructor tools: Formgrader, Create Assignment, Validate")
-    lab_cmd.add_argument("lab_arguments", nargs=argparse.REMAINDER, metavar="-- JUPYTER-LAB-OPTIONS", help="passed on to jupyter lab, e.g. -- --no-browser --port 8890")
+    lab_cmd = commands.add_parser(
+        "lab",
+        help="start JupyterLab for this course: locked cells marked, students without nbgrader's instructor tools",
+    )
+    lab_cmd.add_argument(
+        "--instructor",
+        action="store_true",
+        help="with nbgrader's instructor tools: Formgrader, Create Assignment, Validate",
+    )
+    lab_cmd.add_argument(
+        "lab_arguments",
+        nargs=argparse.REMAINDER,
+        metavar="-- JUPYTER-LAB-OPTIONS",
+        help="passed on to jupyter lab, e.g. -- --no-browser --port 8890",
+    )
     lab_cmd.set_defaults(run=cmd_lab)
-    milestone_cmd = commands.add_parser("milestone", help="run a milestone's notebooks headless and report their accuracy and time")
+    milestone_cmd = commands.add_parser(
+        "milestone", help="run a milestone's notebooks headless and report their accuracy and time"
+    )
     milestone_cmd.add_argument("number", help="the milestone's number, e.g. 03")
-    milestone_cmd.add_argument("--reference", action="store_true", help="run on the course's reference solution instead of your tinytorch")
+    milestone_cmd.add_argument(
+        "--reference", action="store_true", help="run on the course's reference solution instead of your tinytorch"
+    )
     milestone_cmd.set_defaults(run=cmd_milestone)
     return parser
 

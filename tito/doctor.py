@@ -49,7 +49,9 @@ def check_packages() -> list[Check]:
             continue
         version = _version(requirement.name)
         ok = version is not None and requirement.specifier.contains(version, prereleases=True)
-        checks.append((ok, f"{requirement.name} {version or 'missing'} (wanted {requirement.specifier or 'any'})", INSTALL))
+        checks.append(
+            (ok, f"{requirement.name} {version or 'missing'} (wanted {requirement.specifier or 'any'})", INSTALL)
+        )
     return checks
 
 
@@ -67,7 +69,11 @@ def check_kernel() -> Check:
 def check_import_tinytorch() -> Check:
     probe = _run_python("import tinytorch; print(tinytorch.__file__)")
     where = probe.stdout.strip() or probe.stderr.strip().splitlines()[-1:]
-    return probe.returncode == 0, f"`import tinytorch` works from any folder ({where})", f"run `tito export`; if it still fails, {INSTALL}"
+    return (
+        probe.returncode == 0,
+        f"`import tinytorch` works from any folder ({where})",
+        f"run `tito export`; if it still fails, {INSTALL}",
+    )
 
 
 def check_extension() -> Check:
@@ -90,7 +96,11 @@ def check_alembic() -> Check:
     found = shutil.which("alembic")
     beside = Path(sys.executable).parent / "alembic"
     ok = found is not None or beside.exists()
-    return ok, "alembic (nbgrader runs it to create a gradebook)", f"put {Path(sys.executable).parent} on PATH, or {INSTALL}"
+    return (
+        ok,
+        "alembic (nbgrader runs it to create a gradebook)",
+        f"put {Path(sys.executable).parent} on PATH, or {INSTALL}",
+    )
 
 
 def check_registry(root: Path) -> Check:
@@ -105,8 +115,13 @@ def check_datasets() -> list[Check]:
     try:
         problems = datasets.verify_datasets()
     except Exception as error:  # the data code itself is missing or broken
-        return [(False, f"the course's data code (tinytorch/data/loader.py) could not be used: {type(error).__name__}: {error}",
-                 "restore it with `git checkout -- tinytorch/data/loader.py`, or fix your Module 08 export and run `tito export`")]
+        return [
+            (
+                False,
+                f"the course's data code (tinytorch/data/loader.py) could not be used: {type(error).__name__}: {error}",
+                "restore it with `git checkout -- tinytorch/data/loader.py`, or fix your Module 08 export and run `tito export`",
+            )
+        ]
     if not problems:
         return [(True, "datasets/ (TinyDigits and MNIST) present and intact", "")]
     return [(False, problem, "") for problem in problems]  # each problem already says how to restore the file
@@ -139,8 +154,10 @@ def tinytorch_problem(root: Path) -> Problem | None:
         return f"this kernel's Python ({sys.executable}) cannot import tinytorch", f"in the course folder: {INSTALL}"
     found = Path(spec.origin).resolve().parent
     if found != own:
-        return (f"this kernel imports tinytorch from {found}, not from this course ({own})",
-                f"in this course's folder: {INSTALL}; or pick that environment's kernel (Kernel > Change Kernel)")
+        return (
+            f"this kernel imports tinytorch from {found}, not from this course ({own})",
+            f"in this course's folder: {INSTALL}; or pick that environment's kernel (Kernel > Change Kernel)",
+        )
     return None
 
 
@@ -149,7 +166,10 @@ def export_problems(root: Path, module: Module) -> list[Problem]:
     the saved notebook exports (edited or saved after the last export), or still holding stubs."""
     notebook = module.notebook(root, RELEASE_DIR)
     generated = package_root(root) / module.exports_to
-    shown, export_hint = notebook.relative_to(root), f"run the last cell of {notebook.relative_to(root)} (or `tito export` in a terminal)"
+    shown, export_hint = (
+        notebook.relative_to(root),
+        f"run the last cell of {notebook.relative_to(root)} (or `tito export` in a terminal)",
+    )
     if not generated.exists():
         return [(f"{generated.relative_to(root)} is missing", export_hint)] if notebook.exists() else []
     text = generated.read_text(encoding="utf-8")
@@ -166,9 +186,13 @@ def export_problems(root: Path, module: Module) -> list[Problem]:
     if exercises:
         first, name = next(iter(exercises.items()))
         count = f"{len(exercises)} exercises still raise" if len(exercises) > 1 else "1 exercise still raises"
-        problems.append((f"Module {module.number:02d} is not finished: {count} NotImplementedError "
-                         f"in {generated.relative_to(root)}, the first Exercise {first} ({name})",
-                         f"finish them in {shown}, then run its last cell (this notebook may call them)"))
+        problems.append(
+            (
+                f"Module {module.number:02d} is not finished: {count} NotImplementedError "
+                f"in {generated.relative_to(root)}, the first Exercise {first} ({name})",
+                f"finish them in {shown}, then run its last cell (this notebook may call them)",
+            )
+        )
     return problems
 
 
@@ -177,12 +201,20 @@ def missing_datasets(root: Path) -> list[Problem]:
     (a fifth of a second, MNIST's) is `tito doctor`'s job and the loaders' own, when they read a file."""
     data = datasets.data_module()
     expected = {"tinydigits": [data.TINYDIGITS_FILE], "mnist": list(data.MNIST_FILES)}
-    missing = [f"datasets/{folder}/{name}" for folder, names in expected.items() for name in [*names, data.MANIFEST]
-               if not (root / "datasets" / folder / name).is_file()]
+    missing = [
+        f"datasets/{folder}/{name}"
+        for folder, names in expected.items()
+        for name in [*names, data.MANIFEST]
+        if not (root / "datasets" / folder / name).is_file()
+    ]
     if not missing:
         return []
-    return [(f"{', '.join(missing[:3])}{f' and {len(missing) - 3} more' if len(missing) > 3 else ''} missing",
-             "restore them with `git checkout -- datasets/` in the course folder; `tito doctor` checks them in full")]
+    return [
+        (
+            f"{', '.join(missing[:3])}{f' and {len(missing) - 3} more' if len(missing) > 3 else ''} missing",
+            "restore them with `git checkout -- datasets/` in the course folder; `tito doctor` checks them in full",
+        )
+    ]
 
 
 def setup_problems(root: Path, module: Module) -> list[Problem]:
@@ -194,6 +226,10 @@ def setup_problems(root: Path, module: Module) -> list[Problem]:
     try:
         problems += missing_datasets(root)
     except Exception as error:  # the data code itself is missing or broken
-        problems.append((f"the course's data code (tinytorch/data/loader.py) could not be used: {type(error).__name__}: {error}",
-                         "`git checkout -- tinytorch/data/loader.py`, or export Module 08 again"))
+        problems.append(
+            (
+                f"the course's data code (tinytorch/data/loader.py) could not be used: {type(error).__name__}: {error}",
+                "`git checkout -- tinytorch/data/loader.py`, or export Module 08 again",
+            )
+        )
     return problems

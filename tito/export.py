@@ -178,7 +178,9 @@ def differences(root: Path, folder: str = RELEASE_DIR) -> list[str]:
             changed.append(f"{relative} is missing")
         elif path.read_text(encoding="utf-8") != text:
             changed.append(f"{relative} differs from its notebook")
-    changed += [f"{path.relative_to(destination).as_posix()} is no longer exported" for path in stale_files(destination, files)]
+    changed += [
+        f"{path.relative_to(destination).as_posix()} is no longer exported" for path in stale_files(destination, files)
+    ]
     return changed
 
 

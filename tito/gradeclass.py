@@ -100,8 +100,10 @@ def grading_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            raise GradeLockBusy(f"another `tito grade` is running in this course ({handle.read().strip() or 'unknown process'}); "
-                                "wait for it to finish: two at once would mix their grades") from None
+            raise GradeLockBusy(
+                f"another `tito grade` is running in this course ({handle.read().strip() or 'unknown process'}); "
+                "wait for it to finish: two at once would mix their grades"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
@@ -123,16 +125,27 @@ def prepare(root: Path, module: Module, scratch: Path, limits: Limits, sandboxed
     course.mkdir()
     for name in (CONFIG_FILE, REGISTRY_FILE):
         shutil.copy2(root / name, course / name)
-    shutil.copytree(root / SOURCE_DIR / module.slug, course / SOURCE_DIR / module.slug, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(
+        root / SOURCE_DIR / module.slug,
+        course / SOURCE_DIR / module.slug,
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
+    )
     result = nbgrader_api(course).generate_assignment(module.slug, force=True, create=True)
     if not result["success"]:
-        raise GradingError(f"nbgrader could not release {module.slug} for grading.\n{result.get('log', '')}{result.get('error', '')}")
+        raise GradingError(
+            f"nbgrader could not release {module.slug} for grading.\n{result.get('log', '')}{result.get('error', '')}"
+        )
     release = json.loads(module.notebook(course).read_text(encoding="utf-8"))
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         cells = gradebook.find_notebook(module.slug, module.slug).source_cells
         locked = {cell.name: cell.source for cell in cells if cell.locked}
     graded = {nbgrader_meta(cell)["grade_id"] for cell in release["cells"] if nbgrader_meta(cell).get("grade")}
-    tests = {name for grade_id, source in locked.items() if grade_id in graded for name in re.findall(r"^def\s+(\w+)", source, re.MULTILINE)}
+    tests = {
+        name
+        for grade_id, source in locked.items()
+        if grade_id in graded
+        for name in re.findall(r"^def\s+(\w+)", source, re.MULTILINE)
+    }
     return ModuleKit(
         slug=module.slug,
         module_number=module.number,
@@ -155,7 +168,9 @@ def grade_submission(kit: ModuleKit, submission: Submission, scratch: str) -> Ou
     private = Path(tempfile.mkdtemp(prefix="student-", dir=scratch))
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # nbformat's notes on duplicated or missing cell ids: the restore step fixes both
+            warnings.simplefilter(
+                "ignore"
+            )  # nbformat's notes on duplicated or missing cell ids: the restore step fixes both
             _grade_into(kit, submission, private, outcome)
     except Exception as error:  # our own failure, or nbgrader's: the student still gets a row and a page
         outcome.error = outcome.error or f"grading failed: {type(error).__name__}: {error}"
@@ -163,7 +178,10 @@ def grade_submission(kit: ModuleKit, submission: Submission, scratch: str) -> Ou
     finally:
         shutil.rmtree(private, ignore_errors=True)
     if outcome.error:
-        outcome.exercises = [ExerciseGrade(number, 0.0, points, "error", outcome.error) for number, points in exercise_points(kit.release)]
+        outcome.exercises = [
+            ExerciseGrade(number, 0.0, points, "error", outcome.error)
+            for number, points in exercise_points(kit.release)
+        ]
         outcome.feedback = outcome.feedback or failure_page(kit.slug, submission.student, outcome.error)
     outcome.seconds = time.perf_counter() - started
     return outcome
@@ -171,8 +189,14 @@ def grade_submission(kit: ModuleKit, submission: Submission, scratch: str) -> Ou
 
 def exercise_points(release: dict) -> list[tuple[str, float]]:
     """(exercise id, points) of every graded test cell, in notebook order."""
-    return [(exercise_id(nbgrader_meta(cell)["grade_id"]) or nbgrader_meta(cell)["grade_id"], float(nbgrader_meta(cell).get("points", 0)))
-            for cell in release["cells"] if nbgrader_meta(cell).get("grade")]
+    return [
+        (
+            exercise_id(nbgrader_meta(cell)["grade_id"]) or nbgrader_meta(cell)["grade_id"],
+            float(nbgrader_meta(cell).get("points", 0)),
+        )
+        for cell in release["cells"]
+        if nbgrader_meta(cell).get("grade")
+    ]
 
 
 def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: Outcome) -> None:
@@ -221,7 +245,9 @@ def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: 
         os.environ["TITO_GRADING_EVENTS"] = str(events_file)
         result = api.autograde(kit.slug, submission.student, force=True, create=True)
         if not result["success"]:
-            outcome.error = "nbgrader could not grade it: " + _last_error(result.get("log", "") + result.get("error", ""))
+            outcome.error = "nbgrader could not grade it: " + _last_error(
+                result.get("log", "") + result.get("error", "")
+            )
             return
         feedback = api.generate_feedback(kit.slug, submission.student, force=True)
     if events_file.exists():
@@ -233,25 +259,36 @@ def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: 
         outcome.feedback = page.read_text(encoding="utf-8")
     with Gradebook(f"sqlite:///{private / 'gradebook.db'}") as gradebook:
         graded_notebook = gradebook.find_submission_notebook(kit.slug, kit.slug, submission.student)
-        outcome.scores = {grade.name: (float(grade.auto_score or 0.0), float(grade.max_score)) for grade in graded_notebook.grades}
+        outcome.scores = {
+            grade.name: (float(grade.auto_score or 0.0), float(grade.max_score)) for grade in graded_notebook.grades
+        }
     outcome.exercises = judge(json.loads(outcome.autograded), outcome.scores)
     if not outcome.feedback:
-        outcome.feedback = failure_page(kit.slug, submission.student, "the feedback page could not be made; your grades are in the table below",
-                                        outcome.exercises)
+        outcome.feedback = failure_page(
+            kit.slug,
+            submission.student,
+            "the feedback page could not be made; your grades are in the table below",
+            outcome.exercises,
+        )
 
 
 def _last_error(log: str) -> str:
     """The exception that stopped nbgrader, from its log (its own summary line says only "see above")."""
     lines = [line.strip() for line in log.strip().splitlines() if line.strip()]
-    raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b", line) and "NbGraderException" not in line]
+    raised = [
+        line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b", line) and "NbGraderException" not in line
+    ]
     return (raised or lines or ["no log"])[-1][:300]
 
 
 def judge(graded: dict, scores: dict) -> list[ExerciseGrade]:
     """Per exercise: nbgrader's points, and why they are what they are, read from the test cell's output."""
     grades = []
-    untouched = {exercise_id(nbgrader_meta(cell)["grade_id"]) for cell in graded["cells"]
-                 if nbgrader_meta(cell).get("solution") and _still_all_stubs(cell)}
+    untouched = {
+        exercise_id(nbgrader_meta(cell)["grade_id"])
+        for cell in graded["cells"]
+        if nbgrader_meta(cell).get("solution") and _still_all_stubs(cell)
+    }
     for cell in graded["cells"]:
         meta = nbgrader_meta(cell)
         if not meta.get("grade") or cell.get("cell_type") != "code":
@@ -264,7 +301,9 @@ def judge(graded: dict, scores: dict) -> list[ExerciseGrade]:
             grades.append(ExerciseGrade(number, score, max_score, "passed"))
             continue
         name, value = (error.get("ename", ""), str(error.get("evalue", ""))) if error else ("", "")
-        reason = f"{name}: {value}".strip(": ").splitlines()[0][:300] if error else "no error, but nbgrader gave no points"
+        reason = (
+            f"{name}: {value}".strip(": ").splitlines()[0][:300] if error else "no error, but nbgrader gave no points"
+        )
         if name == TIMED_OUT:
             status = "timed out"
         elif name in (NOT_RUN, KERNEL_DIED):
@@ -290,13 +329,19 @@ def failure_page(slug: str, student: str, reason: str, exercises: list[ExerciseG
     """The feedback page of a submission whose grading failed: what happened and what to do."""
     from html import escape
 
-    rows = "".join(f"<tr><td>{escape(g.exercise)}</td><td>{g.points:g} / {g.max_points:g}</td><td>{escape(g.status)}</td><td>{escape(g.reason)}</td></tr>"
-                   for g in exercises or [])
-    table = f"<table><tr><th>exercise</th><th>points</th><th>status</th><th>reason</th></tr>{rows}</table>" if rows else ""
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(slug)}: {escape(student)}</title></head><body>"
-            f"<h1>{escape(slug)}: feedback for {escape(student)}</h1><p><strong>Your notebook could not be graded:</strong> {escape(reason)}.</p>"
-            f"<p>Open it in JupyterLab, run <code>tito test {escape(slug[:2])}</code>, fix what it reports and submit again; "
-            f"or ask your instructor, who has the details.</p>{table}</body></html>")
+    rows = "".join(
+        f"<tr><td>{escape(g.exercise)}</td><td>{g.points:g} / {g.max_points:g}</td><td>{escape(g.status)}</td><td>{escape(g.reason)}</td></tr>"
+        for g in exercises or []
+    )
+    table = (
+        f"<table><tr><th>exercise</th><th>points</th><th>status</th><th>reason</th></tr>{rows}</table>" if rows else ""
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(slug)}: {escape(student)}</title></head><body>"
+        f"<h1>{escape(slug)}: feedback for {escape(student)}</h1><p><strong>Your notebook could not be graded:</strong> {escape(reason)}.</p>"
+        f"<p>Open it in JupyterLab, run <code>tito test {escape(slug[:2])}</code>, fix what it reports and submit again; "
+        f"or ask your instructor, who has the details.</p>{table}</body></html>"
+    )
 
 
 def record(root: Path, db_url: str, kit: ModuleKit, outcome: Outcome) -> None:
@@ -339,12 +384,21 @@ def copy_assignment(kit: ModuleKit, db_url: str) -> None:
         for notebook in assignment.notebooks:
             gradebook.update_or_create_notebook(notebook.name, kit.slug)
             for cell in notebook.grade_cells:
-                gradebook.update_or_create_grade_cell(cell.name, notebook.name, kit.slug, max_score=cell.max_score, cell_type=cell.cell_type)
+                gradebook.update_or_create_grade_cell(
+                    cell.name, notebook.name, kit.slug, max_score=cell.max_score, cell_type=cell.cell_type
+                )
             for cell in notebook.solution_cells:
                 gradebook.update_or_create_solution_cell(cell.name, notebook.name, kit.slug)
             for cell in notebook.source_cells:
-                gradebook.update_or_create_source_cell(cell.name, notebook.name, kit.slug, source=cell.source, checksum=cell.checksum,
-                                                       cell_type=cell.cell_type, locked=cell.locked)
+                gradebook.update_or_create_source_cell(
+                    cell.name,
+                    notebook.name,
+                    kit.slug,
+                    source=cell.source,
+                    checksum=cell.checksum,
+                    cell_type=cell.cell_type,
+                    locked=cell.locked,
+                )
 
 
 def log_line(outcome: Outcome, max_total: float) -> str:
@@ -356,15 +410,24 @@ def log_line(outcome: Outcome, max_total: float) -> str:
     return line + (f" ({', '.join(unusual)})" if unusual else "")
 
 
-def grade_class(root: Path, module: Module, submissions: list[Submission], jobs: int, limits: Limits, sandboxed: bool,
-                say: Callable[[str], None] = print) -> list[Outcome]:
+def grade_class(
+    root: Path,
+    module: Module,
+    submissions: list[Submission],
+    jobs: int,
+    limits: Limits,
+    sandboxed: bool,
+    say: Callable[[str], None] = print,
+) -> list[Outcome]:
     """Grade every submission, `jobs` at a time; record each in the course as it finishes; write the CSV and the report."""
     from tito.grading import nbgrader_api
     from tito.report import write_report
 
     if sandboxed and bubblewrap() is None:
-        raise GradingError("bubblewrap is not available, so student code would run unconfined: install it "
-                           "(`sudo apt-get install bubblewrap`), or pass --no-sandbox to grade with limits only (see the README)")
+        raise GradingError(
+            "bubblewrap is not available, so student code would run unconfined: install it "
+            "(`sudo apt-get install bubblewrap`), or pass --no-sandbox to grade with limits only (see the README)"
+        )
     outcomes: list[Outcome] = []
     with grading_lock(root), grading_environment(), tempfile.TemporaryDirectory(prefix="tito-grade-") as scratch:
         os.chmod(scratch, 0o700)
@@ -376,14 +439,20 @@ def grade_class(root: Path, module: Module, submissions: list[Submission], jobs:
         # nothing here has started a thread or a kernel yet.
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
-            futures = {pool.submit(grade_submission, kit, submission, scratch): submission for submission in submissions}
+            futures = {
+                pool.submit(grade_submission, kit, submission, scratch): submission for submission in submissions
+            }
             for future in concurrent.futures.as_completed(futures):
                 submission = futures[future]
                 try:
                     outcome = future.result()
                 except Exception as error:  # the worker process itself died
-                    outcome = Outcome(submission.student, error=f"the grading process failed: {type(error).__name__}: {error}")
-                    outcome.exercises = [ExerciseGrade(n, 0.0, p, "error", outcome.error) for n, p in exercise_points(kit.release)]
+                    outcome = Outcome(
+                        submission.student, error=f"the grading process failed: {type(error).__name__}: {error}"
+                    )
+                    outcome.exercises = [
+                        ExerciseGrade(n, 0.0, p, "error", outcome.error) for n, p in exercise_points(kit.release)
+                    ]
                     outcome.feedback = failure_page(kit.slug, submission.student, outcome.error)
                 record(root, db_url, kit, outcome)
                 outcomes.append(outcome)
@@ -406,7 +475,17 @@ def write_csv(path: Path, module: Module, outcomes: list[Outcome]) -> None:
         writer.writerow(CSV_COLUMNS)
         for outcome in outcomes:
             for grade in outcome.exercises:
-                writer.writerow([outcome.student, module.slug, grade.exercise, f"{grade.points:g}", f"{grade.max_points:g}", grade.status, grade.reason])
+                writer.writerow(
+                    [
+                        outcome.student,
+                        module.slug,
+                        grade.exercise,
+                        f"{grade.points:g}",
+                        f"{grade.max_points:g}",
+                        grade.status,
+                        grade.reason,
+                    ]
+                )
 
 
 def merge_csvs(paths: list[Path], destination: Path) -> int:
@@ -421,7 +500,9 @@ def merge_csvs(paths: list[Path], destination: Path) -> int:
             for row in reader:
                 key = (row[1], row[0])
                 if owner.setdefault(key, path) != path:
-                    raise GradingError(f"{row[0]} ({row[1]}) is graded in both {owner[key]} and {path}: were the shards made with the same count?")
+                    raise GradingError(
+                        f"{row[0]} ({row[1]}) is graded in both {owner[key]} and {path}: were the shards made with the same count?"
+                    )
                 rows.setdefault(key, []).append(row)
     destination.parent.mkdir(parents=True, exist_ok=True)
     with open(destination, "w", newline="", encoding="utf-8") as handle:

@@ -85,7 +85,9 @@ def release_differences(root: Path) -> list[str]:
         scratch_root = Path(scratch)
         for name in (CONFIG_FILE, REGISTRY_FILE):
             shutil.copy2(root / name, scratch_root / name)
-        shutil.copytree(root / SOURCE_DIR, scratch_root / SOURCE_DIR, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(
+            root / SOURCE_DIR, scratch_root / SOURCE_DIR, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+        )
         release(scratch_root)
         problems = []
         for module in released_modules(root):
@@ -93,7 +95,9 @@ def release_differences(root: Path) -> list[str]:
             if not current.exists():
                 problems.append(f"{current.relative_to(root)} is missing")
             elif not filecmp.cmp(fresh, current, shallow=False):
-                problems.append(f"{current.relative_to(root)} differs from its release of {module.notebook(root, SOURCE_DIR).relative_to(root)}")
+                problems.append(
+                    f"{current.relative_to(root)} differs from its release of {module.notebook(root, SOURCE_DIR).relative_to(root)}"
+                )
         return problems
 
 

@@ -20,10 +20,17 @@ from pathlib import Path
 STUDENT, INSTRUCTOR = "student", "instructor"
 CONFIG_DIR = Path(".tito") / "jupyter"
 NEWS_PROMPT = "@jupyterlab/apputils-extension:announcements"
-INSTRUCTOR_ONLY_LAB = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list",
-                       "@jupyter/nbgrader:validate-assignment"]
-INSTRUCTOR_ONLY_SERVER = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
-                          "nbgrader.server_extensions.validate_assignment"]
+INSTRUCTOR_ONLY_LAB = [
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:create-assignment",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:validate-assignment",
+]
+INSTRUCTOR_ONLY_SERVER = [
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.course_list",
+    "nbgrader.server_extensions.validate_assignment",
+]
 LOCK_BADGE_CSS = """\
 /* Written by `tito lab`. A locked cell (nbgrader's read-only tests and given code) says so:
    typing into it does nothing, and without this nothing tells you why. */

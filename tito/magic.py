@@ -48,7 +48,9 @@ class ExportState:
         return [
             describe_cell(cells, index)
             for index, cell in enumerate(cells)
-            if is_export_cell(cell) and cell.get("id") in self.ran and self.ran[cell["id"]].rstrip() != cell_source(cell).rstrip()
+            if is_export_cell(cell)
+            and cell.get("id") in self.ran
+            and self.ran[cell["id"]].rstrip() != cell_source(cell).rstrip()
         ]
 
 
@@ -103,7 +105,9 @@ def tito_export(state: ExportState, slug: str) -> None:
     except ExportError as error:
         raise UsageError(str(error)) from None
     target = next(path for path in written if path.as_posix().endswith(module.exports_to))
-    print(f"Exported {folder}/{module.slug}/{module.notebook_name} -> {target.relative_to(root)} ({len(written)} package files up to date).")
+    print(
+        f"Exported {folder}/{module.slug}/{module.notebook_name} -> {target.relative_to(root)} ({len(written)} package files up to date)."
+    )
 
 
 def tito_test(state: ExportState, slug: str) -> None:
@@ -115,7 +119,9 @@ def tito_test(state: ExportState, slug: str) -> None:
         return
     root, module, folder, notebook_path = found
     environment = {}
-    if folder == SOURCE_DIR:  # the instructor's notebook imports the reference of the earlier modules, as `tito test --solution` does
+    if (
+        folder == SOURCE_DIR
+    ):  # the instructor's notebook imports the reference of the earlier modules, as `tito test --solution` does
         export(root, SOURCE_DIR)
         environment["PYTHONPATH"] = str(package_root(root, SOURCE_DIR))
     print(f"Running the saved {notebook_path.name} in a fresh kernel (this one is left as it is) ...", flush=True)
@@ -160,8 +166,10 @@ def stub_hint(error: BaseException, here: Path) -> str | None:
         return f"💡 {exercise} is not written yet: replace the `raise NotImplementedError(...)` line of its cell with your code."
     if here == (root / RELEASE_DIR / module.slug).resolve():
         return f"💡 {exercise} is not written yet: in its cell, replace the `raise NotImplementedError(...)` line with your code and run the cell."
-    return (f"💡 {exercise} is still a stub in your tinytorch: finish it in {module.notebook(root).relative_to(root)}, "
-            "then save that notebook and run its last cell to export it.")
+    return (
+        f"💡 {exercise} is still a stub in your tinytorch: finish it in {module.notebook(root).relative_to(root)}, "
+        "then save that notebook and run its last cell to export it."
+    )
 
 
 def explain_stub(shell: InteractiveShell, etype, value, tb, tb_offset=None) -> list[str]:

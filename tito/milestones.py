@@ -42,7 +42,9 @@ def milestone_folder(root: Path, number: str) -> Path:
     found = sorted((root / MILESTONES_DIR).glob(f"{int(number):02d}_*/")) if number.isdigit() else []
     if not found:
         available = sorted(path.name for path in (root / MILESTONES_DIR).glob("[0-9][0-9]_*/"))
-        raise RegistryError(f"no milestone {number!r} in {root / MILESTONES_DIR}; there are: {', '.join(available) or 'none'}")
+        raise RegistryError(
+            f"no milestone {number!r} in {root / MILESTONES_DIR}; there are: {', '.join(available) or 'none'}"
+        )
     return found[0]
 
 
@@ -53,9 +55,15 @@ def milestone_notebooks(folder: Path) -> list[Path]:
 def library_problem(folder: Path, env: dict[str, str]) -> str | None:
     """None when the tinytorch that `env` gives passes the milestone's own check, else what to finish."""
     code = "import mlp_milestone\ntry:\n    mlp_milestone.check_library()\nexcept mlp_milestone.LibraryIncomplete as error:\n    print(error)\n"
-    result = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env})
-    message = (result.stdout.strip() or result.stderr.strip()[-1000:])
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env},
+    )
+    message = result.stdout.strip() or result.stderr.strip()[-1000:]
     return message or None
 
 
@@ -63,17 +71,23 @@ def choose_library(root: Path, folder: Path, reference: bool, say) -> dict[str, 
     """The environment that gives the kernels the right tinytorch, or None when there is nothing to run on yet."""
     has_reference = (root / SOURCE_DIR).is_dir()
     if reference and not has_reference:
-        raise RegistryError("--reference needs the instructor's solutions (source_solutions/), which are not part of this copy of the course")
+        raise RegistryError(
+            "--reference needs the instructor's solutions (source_solutions/), which are not part of this copy of the course"
+        )
     if not reference:
         problem = library_problem(folder, {})
         if problem is None:
             say("Running on your own tinytorch (tinytorch/).")
             return {}
         if not has_reference:
-            say(f"Your tinytorch is not complete yet: {problem}\nThe milestones train networks with your own library, so they run once modules 01-08 are complete: "
-                "`tito test NN` shows what is left.")
+            say(
+                f"Your tinytorch is not complete yet: {problem}\nThe milestones train networks with your own library, so they run once modules 01-08 are complete: "
+                "`tito test NN` shows what is left."
+            )
             return None
-        say(f"Your tinytorch is not complete yet: {problem}\nRunning on the course's reference solution instead, for now.")
+        say(
+            f"Your tinytorch is not complete yet: {problem}\nRunning on the course's reference solution instead, for now."
+        )
     export(root, SOURCE_DIR)
     say(f"Running on the course's reference solution ({package_root(root, SOURCE_DIR)}).")
     return {"PYTHONPATH": str(package_root(root, SOURCE_DIR))}
@@ -88,8 +102,15 @@ def run_one(notebook: Path, env: dict[str, str]) -> MilestoneRun:
     target = notebook.parent / EXECUTED_DIR / notebook.name
     target.parent.mkdir(exist_ok=True)
     nbformat.write(nbformat.from_dict(executed), str(target))
-    error = next((f"{output['ename']}: {output['evalue']}" for cell in executed["cells"] for output in cell.get("outputs", [])
-                  if output.get("output_type") == "error"), None)
+    error = next(
+        (
+            f"{output['ename']}: {output['evalue']}"
+            for cell in executed["cells"]
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "error"
+        ),
+        None,
+    )
     figures = json.loads(result_file.read_text()) if result_file.exists() else None
     return MilestoneRun(notebook, target, seconds, figures, error)
 

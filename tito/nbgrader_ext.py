@@ -59,7 +59,11 @@ class ClearSolutionsNamingExercises(ClearSolutions):
             return super()._replace_solution_region(cell, language)
         lines = cell.source.split("\n")
         number = exercise_id(cell.metadata.get("nbgrader", {}).get("grade_id", ""))
-        names = [enclosing_name(lines[:index]) or "?" for index, line in enumerate(lines) if self.begin_solution_delimeter in line]
+        names = [
+            enclosing_name(lines[:index]) or "?"
+            for index, line in enumerate(lines)
+            if self.begin_solution_delimeter in line
+        ]
         replaced = super()._replace_solution_region(cell, language)
         for name in names:
             cell.source = cell.source.replace(EXERCISE_PLACEHOLDER, stub_message(number or "?", name), 1)
@@ -141,7 +145,12 @@ class FeedbackExporter(HTMLExporter):
     def from_notebook_node(self, nb, resources=None, **kw):
         language = nb.metadata.get("language_info", {})
         lexer = language.get("pygments_lexer", language.get("name", None))
-        self.register_filter("highlight_code", self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+        self.register_filter(
+            "highlight_code", self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+        )
         resources = self._init_resources(resources)
-        self.register_filter("filter_data_type", WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+        self.register_filter(
+            "filter_data_type",
+            WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self, resources=resources),
+        )
         return TemplateExporter.from_notebook_node(self, nb, resources, **kw)

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tito.cells import STUB_PREFIX, cell_source, describe_cell, exercise_id, nbgrader_meta, remaining_stubs, stub_message
+from tito.cells import (
+    STUB_PREFIX,
+    cell_source,
+    describe_cell,
+    exercise_id,
+    nbgrader_meta,
+    remaining_stubs,
+    stub_message,
+)
 from tito.export import read_notebook
 
 HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*[—–-]\s*(.+?)\s*\((\d+)\s+points?\)", re.MULTILINE)
@@ -100,23 +108,36 @@ def exercise_results(notebook: dict, timeout: int = CELL_TIMEOUT) -> list[Exerci
             continue
         number = exercise_id(meta.get("grade_id", "")) or meta.get("grade_id", "?")
         status, detail = _judge(cell, number, exercise_cells.get(number), timeout)
-        if status == "failed" and ("NameError: " in detail or "AttributeError: " in detail):  # what a failed cell above leaves undefined
+        if status == "failed" and (
+            "NameError: " in detail or "AttributeError: " in detail
+        ):  # what a failed cell above leaves undefined
             detail += _earlier_failure(cells, index, number)
-        results.append(ExerciseResult(number, titles.get(number, meta.get("grade_id", "")), float(meta.get("points", 0)), status, detail))
+        results.append(
+            ExerciseResult(
+                number, titles.get(number, meta.get("grade_id", "")), float(meta.get("points", 0)), status, detail
+            )
+        )
     return results
 
 
 def count_statuses(results: list[ExerciseResult]) -> str:
-    """"1 passed, 0 failed, 10 not attempted": passed, failed and not attempted always, the rest when present."""
+    """ "1 passed, 0 failed, 10 not attempted": passed, failed and not attempted always, the rest when present."""
     counts = {status: sum(result.status == status for result in results) for status in STATUSES}
-    shown = [f"{count} {status}" for status, count in counts.items() if count or status in ("passed", "failed", "not attempted")]
+    shown = [
+        f"{count} {status}"
+        for status, count in counts.items()
+        if count or status in ("passed", "failed", "not attempted")
+    ]
     return ", ".join(shown)
 
 
 def exercises_attempted(notebook: dict) -> tuple[int, int]:
     """(attempted, total) exercise cells of a saved notebook; partly done counts as attempted."""
     cells = [c for c in notebook["cells"] if nbgrader_meta(c).get("solution") and c.get("cell_type") == "code"]
-    attempted = sum(_progress_of(cell, exercise_id(nbgrader_meta(cell).get("grade_id", "")) or "")[0] != "not attempted" for cell in cells)
+    attempted = sum(
+        _progress_of(cell, exercise_id(nbgrader_meta(cell).get("grade_id", "")) or "")[0] != "not attempted"
+        for cell in cells
+    )
     return attempted, len(cells)
 
 
@@ -147,11 +168,16 @@ def describe_error(error: dict, cell: dict) -> str:
 
 def _judge(cell: dict, number: str, exercise_cell: dict | None, timeout: int) -> tuple[str, str]:
     if not _unchanged_since_release(cell):
-        return "failed", "this test cell was edited; nbgrader grades the original, so undo the edit (or copy the cell from a fresh release)"
+        return (
+            "failed",
+            "this test cell was edited; nbgrader grades the original, so undo the edit (or copy the cell from a fresh release)",
+        )
     if cell.get("execution_count") is None:
         return "not run", "the notebook stopped before this cell"
     error = _cell_error(cell)
-    if error is None:  # output on stderr (a debug print, a warning) costs nothing: `tito grade` scores the test, not the stream
+    if (
+        error is None
+    ):  # output on stderr (a debug print, a warning) costs nothing: `tito grade` scores the test, not the stream
         return "passed", ""
     own_error = _cell_error(exercise_cell) if exercise_cell else None
     if own_error:
@@ -159,14 +185,20 @@ def _judge(cell: dict, number: str, exercise_cell: dict | None, timeout: int) ->
     name, value = error.get("ename", ""), str(error.get("evalue", ""))
     if name == "KeyboardInterrupt":
         failure = f"timed out (a cell may run at most {timeout} s): is there an endless loop?"
-    elif name == "NotImplementedError" and value.startswith(STUB_PREFIX) and not value.startswith(stub_message(number, "")):
+    elif (
+        name == "NotImplementedError"
+        and value.startswith(STUB_PREFIX)
+        and not value.startswith(stub_message(number, ""))
+    ):
         failure = f"needs {value.split(':')[0]} first ({value})"
     elif name in ("CheckFailed", "AssertionError") and value:
         failure = value  # a check's message already names the case, what came back and what was expected
     else:
         failure = f"{name}: {value}".strip()
     own_stub = name == "NotImplementedError" and value.startswith(stub_message(number, ""))
-    progress, remaining = _progress_of(exercise_cell, number) if exercise_cell else ("not attempted" if own_stub else "done", [])
+    progress, remaining = (
+        _progress_of(exercise_cell, number) if exercise_cell else ("not attempted" if own_stub else "done", [])
+    )
     if progress == "not attempted":
         return "not attempted", failure
     if progress == "partly done":
@@ -174,7 +206,10 @@ def _judge(cell: dict, number: str, exercise_cell: dict | None, timeout: int) ->
         still = f"{names} still raise{'s' if len(remaining) == 1 else ''} NotImplementedError"
         return "partly done", still if own_stub else f"{still}; and {failure}"
     if own_stub:
-        return "failed", f"{value.split(': ', 1)[-1]} still raises NotImplementedError({value!r}), though its stub is gone from the exercise cell"
+        return (
+            "failed",
+            f"{value.split(': ', 1)[-1]} still raises NotImplementedError({value!r}), though its stub is gone from the exercise cell",
+        )
     return "failed", failure
 
 
@@ -205,7 +240,9 @@ def _earlier_failure(cells: list[dict], test_index: int, number: str) -> str:
 
 
 MARKS = {"passed": "✅", "failed": "❌", "partly done": "🟨", "not attempted": "⬜", "not run": "⏸"}
-PROVISIONAL = "grading also runs hidden tests that check the same behaviour on other inputs, so this score is provisional"
+PROVISIONAL = (
+    "grading also runs hidden tests that check the same behaviour on other inputs, so this score is provisional"
+)
 
 
 def format_report(results: list[ExerciseResult]) -> str:

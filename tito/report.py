@@ -23,14 +23,31 @@ def write_report(folder: Path, module: Module, outcomes: list, max_total: float)
         passed = sum(grade.status == "passed" for grade in grades)
         failures = Counter(f"{grade.status}: {grade.reason}" for grade in grades if grade.status != "passed")
         common = f"{failures.most_common(1)[0][0]} ({failures.most_common(1)[0][1]}×)" if failures else ""
-        rows.append(f"<tr><td>{escape(number)}</td><td>{mean:.2f} / {maximum:g}</td><td>{passed} of {len(grades)}</td><td>{escape(common)}</td></tr>")
-    failed = "".join(f"<li><b>{escape(o.student)}</b>: {escape(o.error)}</li>" for o in outcomes if o.error) or "<li>none</li>"
-    flagged = "".join(f"<li><b>{escape(o.student)}</b> ({o.total:g}/{max_total:g}): {escape(flag.cell)}: {escape(flag.reason)}</li>"
-                      for o in outcomes for flag in o.flags) or "<li>none</li>"
-    events = "".join(f"<li><b>{escape(o.student)}</b>: {escape(note)}</li>" for o in outcomes for note in o.notes) or "<li>none</li>"
+        rows.append(
+            f"<tr><td>{escape(number)}</td><td>{mean:.2f} / {maximum:g}</td><td>{passed} of {len(grades)}</td><td>{escape(common)}</td></tr>"
+        )
+    failed = (
+        "".join(f"<li><b>{escape(o.student)}</b>: {escape(o.error)}</li>" for o in outcomes if o.error)
+        or "<li>none</li>"
+    )
+    flagged = (
+        "".join(
+            f"<li><b>{escape(o.student)}</b> ({o.total:g}/{max_total:g}): {escape(flag.cell)}: {escape(flag.reason)}</li>"
+            for o in outcomes
+            for flag in o.flags
+        )
+        or "<li>none</li>"
+    )
+    events = (
+        "".join(f"<li><b>{escape(o.student)}</b>: {escape(note)}</li>" for o in outcomes for note in o.notes)
+        or "<li>none</li>"
+    )
     totals = [o.total for o in graded]
-    summary = (f"{len(outcomes)} submissions, {len(graded)} graded; mean {sum(totals) / len(totals):.2f} of {max_total:g}" if totals
-               else f"{len(outcomes)} submissions, none graded")
+    summary = (
+        f"{len(outcomes)} submissions, {len(graded)} graded; mean {sum(totals) / len(totals):.2f} of {max_total:g}"
+        if totals
+        else f"{len(outcomes)} submissions, none graded"
+    )
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{escape(module.slug)}: class report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}} td,th{{padding:.2em .6em;text-align:left;border-bottom:1px solid #ddd}}</style>
@@ -38,7 +55,7 @@ def write_report(folder: Path, module: Module, outcomes: list, max_total: float)
 <h1>Module {module.number:02d} ({escape(module.title)}): class report</h1>
 <p>{escape(summary)}. Per-exercise grades: <a href="grades.csv">grades.csv</a>. Feedback pages: <code>feedback/&lt;student&gt;/{escape(module.slug)}/</code>.</p>
 <h2>Exercises</h2>
-<table><tr><th>exercise</th><th>mean</th><th>passed</th><th>most common failure</th></tr>{''.join(rows)}</table>
+<table><tr><th>exercise</th><th>mean</th><th>passed</th><th>most common failure</th></tr>{"".join(rows)}</table>
 <h2>Totals</h2>
 <img src="totals.png" alt="histogram of the graded submissions' totals">
 <h2>Submissions that could not be graded</h2><ul>{failed}</ul>

@@ -73,14 +73,21 @@ def readable_folders(earlier_reference: Path) -> list[Path]:
     loads, Module 08's given cells as released), the earlier modules' reference."""
     from tito.datasets import DATA_MODULE
 
-    folders = {Path(sys.base_prefix), Path(sys.prefix), Path(tito.__file__).resolve().parent, earlier_reference.resolve()}
+    folders = {
+        Path(sys.base_prefix),
+        Path(sys.prefix),
+        Path(tito.__file__).resolve().parent,
+        earlier_reference.resolve(),
+    }
     if DATA_MODULE.is_file():
         folders.add(DATA_MODULE.resolve())
     folders.update(Path(entry).resolve() for entry in sys.path if "site-packages" in entry and Path(entry).is_dir())
     return sorted(folders)
 
 
-def sandbox_prefix(program: str, readable: list[Path], datasets: Path | None, kernel_folder: Path, limits: Limits) -> list[str]:
+def sandbox_prefix(
+    program: str, readable: list[Path], datasets: Path | None, kernel_folder: Path, limits: Limits
+) -> list[str]:
     """The bwrap arguments that put a command in the sandbox described at the top of this module."""
     command = [program, "--unshare-all", "--die-with-parent", "--uid", "65534", "--gid", "65534"]
     for folder in SYSTEM_FOLDERS:
@@ -89,7 +96,12 @@ def sandbox_prefix(program: str, readable: list[Path], datasets: Path | None, ke
         elif os.path.isdir(folder):
             command += ["--ro-bind", folder, folder]
     command += ["--proc", "/proc", "--dev", "/dev"]
-    command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", "/tmp"]  # before the binds: it would hide those under /tmp
+    command += [
+        "--size",
+        str(min(limits.memory_bytes, 1 << 30)),
+        "--tmpfs",
+        "/tmp",
+    ]  # before the binds: it would hide those under /tmp
     command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", HOME, "--chdir", HOME]
     for folder in readable:
         command += ["--ro-bind", str(folder), str(folder)]
@@ -192,9 +204,17 @@ async def _responsive(client: NotebookClient, seconds: float) -> bool:
 
 async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, start: dict) -> list[str]:
     """Run every code cell that runs under grading; returns what went wrong, one line per event."""
-    client = CappedClient(notebook, km=manager, timeout=limits.cell_seconds, interrupt_on_timeout=False, allow_errors=True,
-                          raise_on_iopub_timeout=False, startup_timeout=60, shutdown_kernel="immediate",
-                          extra_arguments=["--HistoryManager.hist_file=:memory:"])
+    client = CappedClient(
+        notebook,
+        km=manager,
+        timeout=limits.cell_seconds,
+        interrupt_on_timeout=False,
+        allow_errors=True,
+        raise_on_iopub_timeout=False,
+        startup_timeout=60,
+        shutdown_kernel="immediate",
+        extra_arguments=["--HistoryManager.hist_file=:memory:"],
+    )
     client.output_cap = limits.output_bytes
     # Proof that a test cell ran as written: its last line prints a marker the kernel cannot know
     # in advance. Code that rewrites cells (an IPython input transformer) drops it.
@@ -220,7 +240,9 @@ async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, sta
             try:
                 await client.async_execute_cell(cell, index)
             except CellTimeoutError:
-                cell.outputs.append(_error_output(TIMED_OUT, f"this cell ran longer than {client.timeout:.0f} s and was interrupted"))
+                cell.outputs.append(
+                    _error_output(TIMED_OUT, f"this cell ran longer than {client.timeout:.0f} s and was interrupted")
+                )
                 events.append(f"cell {index + 1} timed out after {client.timeout:.0f} s")
                 await manager.interrupt_kernel()
                 if not await _responsive(client, limits.interrupt_grace_seconds):
@@ -228,12 +250,22 @@ async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, sta
                     events.append(stopped)
                     await manager.shutdown_kernel(now=True)
             except DeadKernelError:
-                cell.outputs.append(_error_output(KERNEL_DIED, "the kernel died while running this cell (out of memory, os._exit or a crash)"))
+                cell.outputs.append(
+                    _error_output(
+                        KERNEL_DIED, "the kernel died while running this cell (out of memory, os._exit or a crash)"
+                    )
+                )
                 stopped = f"the kernel died in cell {index + 1}"
                 events.append(stopped)
             cell.source = source
-            if _is_graded(cell) and index not in client.marked and not any(o.get("output_type") == "error" for o in cell.outputs):
-                cell.outputs.append(_error_output(REWRITTEN, "this test cell did not run as written: code in the notebook changed it"))
+            if (
+                _is_graded(cell)
+                and index not in client.marked
+                and not any(o.get("output_type") == "error" for o in cell.outputs)
+            ):
+                cell.outputs.append(
+                    _error_output(REWRITTEN, "this test cell did not run as written: code in the notebook changed it")
+                )
                 events.append(f"cell {index + 1}, a test cell, did not run as written")
             if _is_graded(cell):  # an honest print to stderr is not a failure
                 for output in cell.outputs:
@@ -242,7 +274,9 @@ async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, sta
     return events
 
 
-def execute_confined(notebook, earlier_reference: Path, datasets: Path | None, limits: Limits, sandboxed: bool = True) -> list[str]:
+def execute_confined(
+    notebook, earlier_reference: Path, datasets: Path | None, limits: Limits, sandboxed: bool = True
+) -> list[str]:
     """Execute `notebook` in place, confined as this module describes; returns the events to log.
 
     With `sandboxed=False` (no bubblewrap here) only the limits apply: the kernel runs in an empty
@@ -251,17 +285,29 @@ def execute_confined(notebook, earlier_reference: Path, datasets: Path | None, l
     with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
         kernel_folder = Path(folder)
         os.chmod(kernel_folder, 0o755)
-        manager = ConfinedKernelManager(kernel_name="python3", transport="ipc", ip=str(kernel_folder / "ipc"),
-                                        connection_file=str(kernel_folder / "connection.json"))
+        manager = ConfinedKernelManager(
+            kernel_name="python3",
+            transport="ipc",
+            ip=str(kernel_folder / "ipc"),
+            connection_file=str(kernel_folder / "connection.json"),
+        )
         manager.kernel_spec.interrupt_mode = "message"  # SIGINT cannot cross into the sandbox's own PID namespace
         program = bubblewrap() if sandboxed else None
         if sandboxed and program is None:
-            raise OSError("bubblewrap (bwrap) is not installed or may not create namespaces here: `tito grade` checks this first")
+            raise OSError(
+                "bubblewrap (bwrap) is not installed or may not create namespaces here: `tito grade` checks this first"
+            )
         data = str(datasets.resolve()) if datasets is not None and datasets.is_dir() else None
         if program:
             environment = kernel_environment(earlier_reference, DATA if data else None, HOME)
-            manager.prefix = limits_prefix(limits) + sandbox_prefix(program, readable_folders(earlier_reference), datasets, kernel_folder, limits)
-            manager.prefix += ["--clearenv", *(part for key, value in environment.items() for part in ("--setenv", key, value)), "--"]
+            manager.prefix = limits_prefix(limits) + sandbox_prefix(
+                program, readable_folders(earlier_reference), datasets, kernel_folder, limits
+            )
+            manager.prefix += [
+                "--clearenv",
+                *(part for key, value in environment.items() for part in ("--setenv", key, value)),
+                "--",
+            ]
             start = {"env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}}
         else:
             home = kernel_folder / "home"

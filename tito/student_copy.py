@@ -48,7 +48,11 @@ def student_readme(readme: str) -> str:
 def secret_lines(root: Path) -> set[str]:
     """Every line (of more than 12 characters) of the source notebooks' solution and hidden-test
     regions that does not also appear in their public text: what must never reach a student."""
-    texts = [cell_source(cell) for path in sorted((root / SOURCE_DIR).rglob("*.ipynb")) for cell in read_notebook(path)["cells"]]
+    texts = [
+        cell_source(cell)
+        for path in sorted((root / SOURCE_DIR).rglob("*.ipynb"))
+        for cell in read_notebook(path)["cells"]
+    ]
     public = "\n".join(SECRET_REGIONS.sub("", text) for text in texts)
     return {
         line.strip()
@@ -62,7 +66,9 @@ def secret_lines(root: Path) -> set[str]:
 def leaks(folder: Path, secrets: set[str]) -> list[str]:
     """Where a text file under `folder` holds a secret line or a solution marker: ["path: line"]."""
     found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES and ".git" not in p.parts):
+    for path in sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES and ".git" not in p.parts
+    ):
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
@@ -81,20 +87,27 @@ def make_student_copy(root: Path, destination: Path, git: bool = False) -> Path:
     if destination == root or root in destination.parents:
         raise StudentCopyError(f"{destination} is inside the course folder; write the student copy somewhere else.")
     if destination.exists() and any(destination.iterdir()):
-        raise StudentCopyError(f"{destination} already exists and is not empty; choose a new folder (nothing was written).")
+        raise StudentCopyError(
+            f"{destination} already exists and is not empty; choose a new folder (nothing was written)."
+        )
     secrets = secret_lines(root)
     destination.mkdir(parents=True, exist_ok=True)
     try:
         for name in STUDENT_FILES:
             if (root / name).exists():
                 shutil.copy2(root / name, destination / name)
-        (destination / "README.md").write_text(student_readme((root / "README.md").read_text(encoding="utf-8")), encoding="utf-8")
+        (destination / "README.md").write_text(
+            student_readme((root / "README.md").read_text(encoding="utf-8")), encoding="utf-8"
+        )
         for name in STUDENT_FOLDERS:
             if (root / name).is_dir():
                 shutil.copytree(root / name, destination / name, ignore=SKIPPED)
         found = leaks(destination, secrets)
         if found:
-            raise StudentCopyError("the student copy would hold solution or hidden-test text, so it was not written:\n  " + "\n  ".join(found[:20]))
+            raise StudentCopyError(
+                "the student copy would hold solution or hidden-test text, so it was not written:\n  "
+                + "\n  ".join(found[:20])
+            )
         if git:
             _commit_all(destination)
     except BaseException:
@@ -105,7 +118,12 @@ def make_student_copy(root: Path, destination: Path, git: bool = False) -> Path:
 
 def _commit_all(folder: Path) -> None:
     def git(*args: str) -> None:
-        run = subprocess.run(["git", "-c", "user.name=tito", "-c", "user.email=tito@localhost", *args], cwd=folder, capture_output=True, text=True)
+        run = subprocess.run(
+            ["git", "-c", "user.name=tito", "-c", "user.email=tito@localhost", *args],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+        )
         if run.returncode != 0:
             raise StudentCopyError(f"git {args[0]} failed in {folder}: {run.stderr.strip()}")
 

@@ -36,7 +36,11 @@ def _words(text: str) -> list[str]:
 
 def student_from_file_name(stem: str, module: Module) -> str:
     """`alice_01_Tensor` -> `alice`: the file name less the module's number and name, and copy marks."""
-    module_words = set(_words(module.slug)) | set(_words(module.title)) | {str(module.number), f"{module.number:02d}", "copy", "of"}
+    module_words = (
+        set(_words(module.slug))
+        | set(_words(module.title))
+        | {str(module.number), f"{module.number:02d}", "copy", "of"}
+    )
     kept = [word for word in _words(re.sub(r"\(\d+\)", " ", stem)) if word not in module_words]
     return "_".join(kept)
 
@@ -52,10 +56,16 @@ def _pick_notebook(folder: Path, module: Module) -> tuple[Path | None, str]:
     if expected.is_file():
         return expected, ""
     notebooks = sorted(path for path in folder.rglob("*.ipynb") if _is_notebook(path))
-    named = [path for path in notebooks if student_from_file_name(path.stem, module) == "" or set(_words(module.slug)) <= set(_words(path.stem))]
+    named = [
+        path
+        for path in notebooks
+        if student_from_file_name(path.stem, module) == "" or set(_words(module.slug)) <= set(_words(path.stem))
+    ]
     chosen = notebooks if len(notebooks) == 1 else named[:1]
     if not chosen:
-        return None, f"no notebook for {module.slug} in {folder}" + (f" (found {', '.join(p.name for p in notebooks)})" if notebooks else "")
+        return None, f"no notebook for {module.slug} in {folder}" + (
+            f" (found {', '.join(p.name for p in notebooks)})" if notebooks else ""
+        )
     return chosen[0], f"graded {chosen[0].relative_to(folder)} as {module.slug}.ipynb"
 
 
@@ -69,7 +79,11 @@ def collect(root: Path, module: Module, folder: Path | None = None) -> tuple[lis
     warnings: list[str] = []
     if folder is None:
         base = root / "submitted"
-        entries = [(path.name, path / module.slug) for path in sorted(base.iterdir()) if path.is_dir()] if base.is_dir() else []
+        entries = (
+            [(path.name, path / module.slug) for path in sorted(base.iterdir()) if path.is_dir()]
+            if base.is_dir()
+            else []
+        )
         for student, student_folder in entries:
             if not student_folder.is_dir():
                 continue
@@ -91,7 +105,9 @@ def collect(root: Path, module: Module, folder: Path | None = None) -> tuple[lis
         if notebook is None or not student:
             warnings.append(f"{path.name}: {warning or 'no student name in the file name'}; skipped")
         elif student in submissions:
-            warnings.append(f"{path.name}: a second notebook for {student!r} ({submissions[student].notebook.name} is graded); skipped")
+            warnings.append(
+                f"{path.name}: a second notebook for {student!r} ({submissions[student].notebook.name} is graded); skipped"
+            )
         else:
             submissions[student] = Submission(student, notebook, warning)
     return list(submissions.values()), warnings
@@ -136,8 +152,13 @@ def restore_release(notebook: dict, release: dict, locked_sources: dict[str, str
         cell = copy.deepcopy(origin)
         if grade_id in locked_sources:
             cell["source"] = locked_sources[grade_id]
-        notes.append(f"{grade_id} was missing: restored as released" + (" (scores 0)" if nbgrader_meta(origin).get("solution") else ""))
-        after = max((index for index, (placed, _) in enumerate(kept) if placed is not None and placed < position), default=-1)
+        notes.append(
+            f"{grade_id} was missing: restored as released"
+            + (" (scores 0)" if nbgrader_meta(origin).get("solution") else "")
+        )
+        after = max(
+            (index for index, (placed, _) in enumerate(kept) if placed is not None and placed < position), default=-1
+        )
         kept.insert(after + 1, (position, cell))
     notebook["cells"] = [cell for _, cell in kept]
     if retagged:
@@ -186,11 +207,22 @@ SUSPICIOUS_NAMES = {
     "__file__": "looks for files by its own path",
     "gradebook": "mentions the gradebook",
 }
-SUSPICIOUS_ATTRIBUTES = {"modules": "touches sys.modules", "system": "runs a shell command", "popen": "runs a shell command",
-                         "fork": "forks", "listdir": "lists folders", "walk": "lists folders", "glob": "lists folders",
-                         "rglob": "lists folders", "parent": "walks up the file system", "parents": "walks up the file system",
-                         "_exit": "ends the kernel"}
-SUSPICIOUS_TEXT = re.compile(r"source_solutions|submitted|autograded|gradebook|\.\./|(?<![\w.])/(?:work|root|home|tmp|etc)\b|tito\.checks|\bsys\.modules\b")
+SUSPICIOUS_ATTRIBUTES = {
+    "modules": "touches sys.modules",
+    "system": "runs a shell command",
+    "popen": "runs a shell command",
+    "fork": "forks",
+    "listdir": "lists folders",
+    "walk": "lists folders",
+    "glob": "lists folders",
+    "rglob": "lists folders",
+    "parent": "walks up the file system",
+    "parents": "walks up the file system",
+    "_exit": "ends the kernel",
+}
+SUSPICIOUS_TEXT = re.compile(
+    r"source_solutions|submitted|autograded|gradebook|\.\./|(?<![\w.])/(?:work|root|home|tmp|etc)\b|tito\.checks|\bsys\.modules\b"
+)
 
 
 def flag_cells(notebook: dict, release: dict, test_names: set[str]) -> list[Flag]:
@@ -227,10 +259,21 @@ def _suspicious(source: str, test_names: set[str]) -> list[str]:
         attributes = set(re.findall(r"\.([A-Za-z_]\w*)", source))
     else:
         names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-        names |= {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
-        names |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        names |= {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        }
+        names |= {
+            node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+        }
         attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-        names |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier()}
+        names |= {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier()
+        }
     for name in sorted(names):
         if name in SUSPICIOUS_NAMES:
             add(SUSPICIOUS_NAMES[name])

@@ -40,7 +40,7 @@ def make_splits(seed: int = SEED) -> dict[str, np.ndarray]:
     for digit in range(10):
         chosen = rng.permutation(np.flatnonzero(labels == digit))
         train_idx.append(chosen[:TRAIN_PER_CLASS])
-        test_idx.append(chosen[TRAIN_PER_CLASS:TRAIN_PER_CLASS + TEST_PER_CLASS])
+        test_idx.append(chosen[TRAIN_PER_CLASS : TRAIN_PER_CLASS + TEST_PER_CLASS])
     train = rng.permutation(np.concatenate(train_idx))
     test = rng.permutation(np.concatenate(test_idx))
 

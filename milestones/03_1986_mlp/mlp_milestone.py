@@ -44,20 +44,40 @@ def check_library() -> None:
         import tinytorch as tt
         from tinytorch.core.layers import manual_seed
 
-        needed = ["Tensor", "ReLU", "Linear", "Sequential", "CrossEntropyLoss", "no_grad", "SGD", "Trainer", "accuracy",
-                  "TensorDataset", "DataLoader", "load_tinydigits", "load_mnist"]
+        needed = [
+            "Tensor",
+            "ReLU",
+            "Linear",
+            "Sequential",
+            "CrossEntropyLoss",
+            "no_grad",
+            "SGD",
+            "Trainer",
+            "accuracy",
+            "TensorDataset",
+            "DataLoader",
+            "load_tinydigits",
+            "load_mnist",
+        ]
         missing = [name for name in needed if not hasattr(tt, name)]
         if missing:
-            raise LibraryIncomplete(f"tinytorch has no {', '.join(missing)} yet: export the modules that define them (tito export), then run this again")
-        x = tt.Tensor(np.ones((2, 4), dtype=np.float32))                                   # 01
+            raise LibraryIncomplete(
+                f"tinytorch has no {', '.join(missing)} yet: export the modules that define them (tito export), then run this again"
+            )
+        x = tt.Tensor(np.ones((2, 4), dtype=np.float32))  # 01
         (x @ x.T + 1.0).sum(axis=0).reshape(2, 1)[0].exp()
-        tt.ReLU()(x - 0.5)                                                                  # 02
+        tt.ReLU()(x - 0.5)  # 02
         manual_seed(0)
-        model = tt.Sequential(tt.Linear(4, 3), tt.ReLU(), tt.Linear(3, 2))                  # 03
-        loss = tt.CrossEntropyLoss()(model(x), [0, 1])                                     # 04
-        loss.backward()                                                                     # 05
-        tt.SGD(model.parameters(), lr=0.1, momentum=0.9).step()                             # 06
-        loader = tt.DataLoader(tt.TensorDataset(np.ones((4, 4), dtype=np.float32), np.array([0, 1, 0, 1])), batch_size=2, shuffle=True, seed=0)
+        model = tt.Sequential(tt.Linear(4, 3), tt.ReLU(), tt.Linear(3, 2))  # 03
+        loss = tt.CrossEntropyLoss()(model(x), [0, 1])  # 04
+        loss.backward()  # 05
+        tt.SGD(model.parameters(), lr=0.1, momentum=0.9).step()  # 06
+        loader = tt.DataLoader(
+            tt.TensorDataset(np.ones((4, 4), dtype=np.float32), np.array([0, 1, 0, 1])),
+            batch_size=2,
+            shuffle=True,
+            seed=0,
+        )
         trainer = tt.Trainer(model, tt.CrossEntropyLoss(), tt.SGD(model.parameters(), lr=0.1))  # 07, 08
         trainer.fit(loader, epochs=1, val_batches=loader)
         with tt.no_grad():
@@ -66,10 +86,16 @@ def check_library() -> None:
         raise
     except NotImplementedError as error:
         found = STUB.search(str(error))
-        where = f"Module {found.group(1)}, Exercise {found.group(1)}.{found.group(2)} ({found.group(3)})" if found else str(error)
+        where = (
+            f"Module {found.group(1)}, Exercise {found.group(1)}.{found.group(2)} ({found.group(3)})"
+            if found
+            else str(error)
+        )
         raise LibraryIncomplete(f"finish {where}, export it (tito export), then run this again") from None
     except Exception as error:
-        raise LibraryIncomplete(f"a small test run fails with {type(error).__name__}: {error}. `tito test NN` checks the module it names.") from None
+        raise LibraryIncomplete(
+            f"a small test run fails with {type(error).__name__}: {error}. `tito test NN` checks the module it names."
+        ) from None
 
 
 class LiveProgress:
@@ -79,7 +105,9 @@ class LiveProgress:
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
 
     def on_fit_start(self, trainer) -> None:
-        self.bar = tqdm(total=self.epochs * self.steps_per_epoch, desc="epoch 1", unit="step", file=sys.stdout, mininterval=0.2)
+        self.bar = tqdm(
+            total=self.epochs * self.steps_per_epoch, desc="epoch 1", unit="step", file=sys.stdout, mininterval=0.2
+        )
         self.start = time.perf_counter()
 
     def on_step_end(self, trainer, step: int, loss: float) -> None:
@@ -89,8 +117,10 @@ class LiveProgress:
 
     def on_epoch_end(self, trainer, epoch: int, history: dict) -> None:
         self.bar.set_description(f"epoch {min(epoch + 1, self.epochs)}")
-        self.bar.write(f"epoch {epoch}: loss {history['loss'][-1]:.3f}, train accuracy {history['accuracy'][-1]:.1%}, "
-                       f"test accuracy {history['val_accuracy'][-1]:.1%}  ({time.perf_counter() - self.start:.1f} s)")
+        self.bar.write(
+            f"epoch {epoch}: loss {history['loss'][-1]:.3f}, train accuracy {history['accuracy'][-1]:.1%}, "
+            f"test accuracy {history['val_accuracy'][-1]:.1%}  ({time.perf_counter() - self.start:.1f} s)"
+        )
 
     def on_fit_end(self, trainer, history: dict) -> None:
         self.bar.close()
@@ -111,13 +141,24 @@ def plot_history(history: dict, steps_per_epoch: int, name: str) -> None:
     """Training loss per step and per epoch; train and test accuracy per epoch."""
     epochs = np.arange(1, len(history["loss"]) + 1)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
-    left.plot(np.arange(1, len(history["step_loss"]) + 1) / steps_per_epoch, history["step_loss"], alpha=0.35, label="per step")
+    left.plot(
+        np.arange(1, len(history["step_loss"]) + 1) / steps_per_epoch,
+        history["step_loss"],
+        alpha=0.35,
+        label="per step",
+    )
     left.plot(epochs, history["loss"], "o-", label="per epoch (mean)")
     left.axhline(np.log(10), color="gray", linestyle=":", label="ln 10, chance")
-    left.set_yscale("log"); left.set_xlabel("epoch"); left.set_ylabel("training loss"); left.legend()
+    left.set_yscale("log")
+    left.set_xlabel("epoch")
+    left.set_ylabel("training loss")
+    left.legend()
     right.plot(epochs, history["accuracy"], "o-", label="train")
     right.plot(epochs, history["val_accuracy"], "o-", label="test")
-    right.set_xlabel("epoch"); right.set_ylabel("accuracy"); right.legend(); right.grid(alpha=0.3)
+    right.set_xlabel("epoch")
+    right.set_ylabel("accuracy")
+    right.legend()
+    right.grid(alpha=0.3)
     figure.suptitle("Learning curves")
     show(figure, f"{name}-learning-curves")
 
@@ -132,7 +173,9 @@ def plot_hidden_weights(weight: np.ndarray, image_shape: tuple, name: str, colum
         if unit < units:
             limit = np.abs(weight[:, unit]).max()  # each unit on its own scale, so faint units show their pattern too
             axis.imshow(weight[:, unit].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit)
-    figure.suptitle(f"The input weights of all {units} hidden units (red: the pixel excites the unit, blue: inhibits; each on its own scale)")
+    figure.suptitle(
+        f"The input weights of all {units} hidden units (red: the pixel excites the unit, blue: inhibits; each on its own scale)"
+    )
     show(figure, f"{name}-hidden-units")
 
 
@@ -152,10 +195,21 @@ def plot_confusion_and_mistakes(predicted: np.ndarray, labels: np.ndarray, image
     for true in range(10):
         for guess in range(10):
             if confusion[true, guess]:
-                axis.text(guess, true, confusion[true, guess], ha="center", va="center", fontsize=7,
-                          color="white" if confusion[true, guess] > confusion.max() / 2 else "black")
-    axis.set_xlabel("predicted"); axis.set_ylabel("true digit"); axis.set_xticks(range(10)); axis.set_yticks(range(10))
-    figure.colorbar(shown); axis.set_title("Confusion matrix (test set)")
+                axis.text(
+                    guess,
+                    true,
+                    confusion[true, guess],
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if confusion[true, guess] > confusion.max() / 2 else "black",
+                )
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true digit")
+    axis.set_xticks(range(10))
+    axis.set_yticks(range(10))
+    figure.colorbar(shown)
+    axis.set_title("Confusion matrix (test set)")
     show(figure, f"{name}-confusion")
     wrong = np.flatnonzero(predicted != labels)[:16]
     figure, axes = plt.subplots(2, 8, figsize=(10, 3))
@@ -164,7 +218,9 @@ def plot_confusion_and_mistakes(predicted: np.ndarray, labels: np.ndarray, image
     for axis, index in zip(axes.flat, wrong):
         axis.imshow(images[index], cmap="gray_r")
         axis.set_title(f"{labels[index]} read as {predicted[index]}", fontsize=8)
-    figure.suptitle(f"{len(np.flatnonzero(predicted != labels))} of {len(labels)} test images misclassified; the first {len(wrong)}")
+    figure.suptitle(
+        f"{len(np.flatnonzero(predicted != labels))} of {len(labels)} test images misclassified; the first {len(wrong)}"
+    )
     show(figure, f"{name}-mistakes")
 
 
@@ -177,6 +233,8 @@ def verdict(name: str, figures: dict, targets: dict) -> bool:
         met &= ok
         print(f"{'✅' if ok else '❌'} {key}: {value:.4g} (target {relation} {bound})")
     TRAINED.mkdir(exist_ok=True)
-    (TRAINED / f"{name}.json").write_text(json.dumps({**figures, "targets_met": bool(met), "tinytorch": which_tinytorch()}, indent=1))
+    (TRAINED / f"{name}.json").write_text(
+        json.dumps({**figures, "targets_met": bool(met), "tinytorch": which_tinytorch()}, indent=1)
+    )
     print("Verdict:", "every target met." if met else "some targets missed: see above.")
     return met
