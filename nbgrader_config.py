@@ -3,7 +3,7 @@ so run nbgrader (or, better, tito) from here: elsewhere it silently makes an emp
 
 import os
 
-from tito.notebooks import CELL_TIMEOUT
+from tito.course.settings import CELL_SECONDS
 
 c = get_config()  # noqa: F821 - provided by nbgrader's config loader
 course_root = os.path.dirname(os.path.abspath(__file__))
@@ -18,51 +18,27 @@ c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(course_root, "gradebook.db")
 c.CourseDirectory.course_id = "tinytorch"
 
-# Stubs raise NotImplementedError("Exercise 01.3: Tensor.__matmul__"); `{exercise}` is filled in per region.
-c.ClearSolutions.code_stub = {"python": 'raise NotImplementedError("{exercise}")'}
-c.GenerateAssignment.preprocessors = [
-    "nbgrader.preprocessors.IncludeHeaderFooter",
-    "nbgrader.preprocessors.InstantiateTests",
-    "nbgrader.preprocessors.LockCells",
-    "tito.nbgrader_ext.ClearSolutionsNamingExercises",
-    "nbgrader.preprocessors.ClearOutput",
-    "nbgrader.preprocessors.CheckCellMetadata",
-    "nbgrader.preprocessors.ComputeChecksums",
-    "nbgrader.preprocessors.SaveCells",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "nbgrader.preprocessors.ClearMarkScheme",
-    "nbgrader.preprocessors.ComputeChecksums",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-
-# Autograde: restore deleted or edited test cells, and survive copy-pasted locked cells.
-c.OverwriteCells.add_missing_cells = True
-c.Autograde.sanitize_preprocessors = [
-    "nbgrader.preprocessors.ClearOutput",
-    "tito.nbgrader_ext.DeduplicateIdsDroppingEmptied",
-    "nbgrader.preprocessors.OverwriteKernelspec",
-    "nbgrader.preprocessors.OverwriteCells",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-# The kernels may import the reference of the modules before the one graded, never its own.
-c.Autograde.autograde_preprocessors = [
-    "tito.nbgrader_ext.ExecuteWithEarlierModules",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-c.ExecuteWithEarlierModules.course_root = course_root
-# Per cell; the slowest honest cell of a module (the systems-thinking timings) takes a few seconds.
-c.Execute.timeout = CELL_TIMEOUT
+# Per cell, as in every headless run of the course; a cell past it is interrupted.
+c.Execute.timeout = CELL_SECONDS
 c.Execute.interrupt_on_timeout = True
 
+# instructors only
+# (The students' copy of the course leaves out this part, and the grader it names.)
+from tito.build.release import CODE_STUB, RELEASE_PIPELINE  # noqa: E402
+from tito.grading import pipelines  # noqa: E402
+
+# Release: stubs that name their exercise, e.g. NotImplementedError("Exercise 01.3: Tensor.__matmul__").
+c.ClearSolutions.code_stub = CODE_STUB
+c.GenerateAssignment.preprocessors = RELEASE_PIPELINE
+
+# Autograde: restore deleted or edited test cells, survive copy-pasted locked cells; the kernels may
+# import the reference of the modules before the one graded, never its own (`tito grade` runs the
+# confined pipeline instead; tito.grading.pipelines says how the two differ).
+c.OverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = pipelines.SANITIZE
+c.Autograde.autograde_preprocessors = pipelines.autograde(pipelines.STOCK_EXECUTE)
+c.ExecuteWithEarlierModules.course_root = course_root
+
 # Feedback never shows the hidden tests: neither their source nor the lines a traceback quotes.
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "tito.nbgrader_ext.ShortenTracebacksOfHiddenTests",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+c.GenerateFeedback.preprocessors = pipelines.FEEDBACK
+# end instructors only

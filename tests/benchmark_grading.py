@@ -40,13 +40,15 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import exercise_sources  # noqa: E402
+from helpers import exercise_sources  # noqa: E402
 
-from tito.cells import nbgrader_meta  # noqa: E402
-from tito.export import read_notebook  # noqa: E402
-from tito.grading import grading_environment, nbgrader_api  # noqa: E402
-from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, find_module, load_modules  # noqa: E402
-from tito.sandbox import bubblewrap  # noqa: E402
+from tito.build.release import nbgrader_api, nbgrader_environment  # noqa: E402
+from tito.course.cells import (
+    nbgrader_meta,  # noqa: E402
+    read_notebook,  # noqa: E402
+)
+from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, find_module, load_modules  # noqa: E402
+from tito.grading.sandbox import bubblewrap  # noqa: E402
 
 HONEST = ("full", "partial", "blank")
 KINDS = ("full", "partial", "blank", "broken")  # the first students get one of each, in this order
@@ -138,7 +140,7 @@ def write_submissions(courses: list[Path], module: Module, students: list[tuple[
     """Release `module` in the stock course (its gradebook must know the assignment), build the class
     from that release and the solutions, and put the same files in every course's submitted/."""
     stock = courses[0]
-    with grading_environment():
+    with nbgrader_environment():
         result = nbgrader_api(stock).generate_assignment(module.slug, force=True, create=True)
     if not result["success"]:
         sys.exit(f"nbgrader could not release {module.slug}:\n{result.get('log', '')}{result.get('error', '')}")
@@ -164,7 +166,7 @@ def write_submissions(courses: list[Path], module: Module, students: list[tuple[
 
 def environment() -> dict[str, str]:
     """What both contenders run with: one BLAS thread, the venv's bin first on PATH (nbgrader runs
-    alembic from it), and TITO_EXPORT=skip, as tito.grading.grading_environment() sets."""
+    alembic from it), and TITO_EXPORT=skip, as tito.grading.nbgrader_environment() sets."""
     env = {key: value for key, value in os.environ.items() if key not in ("TITO_COURSE_ROOT", "PYTHONPATH")}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["TITO_EXPORT"] = "skip"

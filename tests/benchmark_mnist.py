@@ -27,8 +27,8 @@ BATCH, STEPS_PER_EPOCH = 64, 60000 // 64 + 1
 
 def reference_tinytorch():
     """Import the reference export (exported fresh from source_solutions/) rather than the students' package."""
-    from tito.export import export, package_root
-    from tito.registry import SOURCE_DIR
+    from tito.build.export import export, package_root
+    from tito.course.registry import SOURCE_DIR
 
     export(ROOT, SOURCE_DIR)
     sys.path.insert(0, str(package_root(ROOT, SOURCE_DIR)))

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import exercise_sources, exported_reference
+from helpers import exercise_sources, exported_reference
 
-from tito.export import read_notebook
-from tito.grading import release
+from tito.build.release import release
+from tito.course.cells import read_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

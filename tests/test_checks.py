@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tito.checks import CheckFailed, check_equal, check_raises, check_tensor, check_type
+from tito.student.checks import CheckFailed, check_equal, check_raises, check_tensor, check_type
 
 
 class Box:

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import exercise_sources
+from helpers import exercise_sources, validate
 
-from tito.export import read_notebook
-from tito.grading import validate
-from tito.notebooks import exercise_results, run_notebook
+from tito.course.cells import read_notebook
+from tito.course.verdict import exercise_results
+from tito.student.testing import run_notebook
 
 
 def tito(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:

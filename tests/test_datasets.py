@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import ROOT, exported_reference
 
-from conftest import ROOT, exported_reference
-
-from tito.datasets import data_module
+from tito.student.datasets import data_module
 
 # The one implementation of the data files is Module 08's loader; its reference export is tested here.
 loader = data_module(exported_reference() / "tinytorch" / "data" / "loader.py", name="_reference_course_data")

@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import exercise_sources
+from helpers import exercise_sources
 from nbgrader.api import Gradebook
 
-from tito.cells import nbgrader_meta
-from tito.export import read_notebook
-from tito.registry import SOURCE_DIR, find_module, load_modules
-from tito.sandbox import bubblewrap
+from tito.course.cells import nbgrader_meta, read_notebook
+from tito.course.registry import SOURCE_DIR, find_module, load_modules
+from tito.grading.sandbox import bubblewrap
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = find_module(load_modules(ROOT), "01")

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_notebook
+from helpers import write_notebook
 
-from tito import export as export_module
-from tito.export import GENERATED_TAG, ExportError, build_package, differences, export, package_root
-from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError
+from tito.build import export as export_module
+from tito.build.export import GENERATED_TAG, build_package, differences, export, package_root
+from tito.course.registry import RELEASE_DIR, SOURCE_DIR
+from tito.errors import NotebookError, RegistryError
 
 TOY_REGISTRY = """
 [[module]]
@@ -41,7 +42,7 @@ def toy(tmp_path: Path) -> Path:
     (tmp_path / "modules.toml").write_text(TOY_REGISTRY)
     write_notebook(
         tmp_path / "modules/01_alpha/01_alpha.ipynb",
-        ["%load_ext tito.magic", "%%export\nclass Alpha:\n    pass", "print('not exported')"],
+        ["%load_ext tito.student.magic", "%%export\nclass Alpha:\n    pass", "print('not exported')"],
     )
     write_notebook(
         tmp_path / "modules/02_beta/02_beta.ipynb",
@@ -103,7 +104,7 @@ def test_reference_export_never_touches_the_students_package(toy: Path) -> None:
 def test_invalid_notebook_json_names_the_notebook_and_spot(toy: Path) -> None:
     path = toy / "modules/02_beta/02_beta.ipynb"
     path.write_text(path.read_text()[:-20])
-    with pytest.raises(ExportError) as error:
+    with pytest.raises(NotebookError) as error:
         export(toy)
     message = str(error.value)
     assert (
@@ -115,7 +116,7 @@ def test_invalid_notebook_json_names_the_notebook_and_spot(toy: Path) -> None:
 
 def test_syntax_error_names_notebook_cell_and_line(toy: Path) -> None:
     write_notebook(toy / "modules/02_beta/02_beta.ipynb", ["x = 1", "%%export\ndef beta(:\n    pass"])
-    with pytest.raises(ExportError) as error:
+    with pytest.raises(NotebookError) as error:
         export(toy)
     assert "modules/02_beta/02_beta.ipynb, code cell 2: syntax error on line 2 of the cell" in str(error.value)
     assert "def beta(:" in str(error.value)
@@ -133,7 +134,7 @@ def test_errors_name_the_exercise_or_heading_not_a_cell_number(toy: Path) -> Non
     }
     path.write_text(json.dumps(notebook))
     with pytest.raises(
-        ExportError, match=r"02_beta.ipynb, the code cell of Exercise 02.7: syntax error on line 2 of the cell"
+        NotebookError, match=r"02_beta.ipynb, the code cell of Exercise 02.7: syntax error on line 2 of the cell"
     ):
         export(toy)
     heading = {"cell_type": "markdown", "id": "md", "metadata": {}, "source": "Intro\n## 3. The `beta` function\nText."}
@@ -141,14 +142,14 @@ def test_errors_name_the_exercise_or_heading_not_a_cell_number(toy: Path) -> Non
     notebook["cells"].insert(0, heading)
     path.write_text(json.dumps(notebook))
     with pytest.raises(
-        ExportError, match=r"02_beta.ipynb, code cell 2 under the heading “3. The beta function”: syntax error"
+        NotebookError, match=r"02_beta.ipynb, code cell 2 under the heading “3. The beta function”: syntax error"
     ):
         export(toy)
 
 
 def test_marker_with_arguments_is_refused(toy: Path) -> None:
     write_notebook(toy / "modules/02_beta/02_beta.ipynb", ["%%export tinytorch/elsewhere.py\nx = 1"])
-    with pytest.raises(ExportError, match=r"02_beta.ipynb, code cell 1: write `%%export` alone"):
+    with pytest.raises(NotebookError, match=r"02_beta.ipynb, code cell 1: write `%%export` alone"):
         export(toy)
 
 
@@ -173,7 +174,7 @@ def test_failed_export_changes_nothing(toy: Path) -> None:
     before = package_bytes(toy / "tinytorch")
     write_notebook(toy / "modules/01_alpha/01_alpha.ipynb", ["%%export\nclass Alpha:\n    changed = True"])
     write_notebook(toy / "modules/02_beta/02_beta.ipynb", ["%%export\ndef beta(:"])
-    with pytest.raises(ExportError):
+    with pytest.raises(NotebookError):
         export(toy)
     assert package_bytes(toy / "tinytorch") == before
 

@@ -12,15 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import exercise_sources
+from helpers import exercise_sources
 from nbgrader.api import Gradebook
 
-from tito.cells import cell_source, nbgrader_meta
-from tito.export import read_notebook
-from tito.gradeclass import GradeLockBusy, grading_lock, merge_csvs
-from tito.registry import SOURCE_DIR, find_module, load_modules
-from tito.sandbox import bubblewrap
-from tito.submissions import in_shard, student_from_file_name
+from tito.course.cells import cell_source, nbgrader_meta, read_notebook
+from tito.course.registry import SOURCE_DIR, find_module, load_modules
+from tito.errors import GradeLockBusy
+from tito.grading.grade import grading_lock
+from tito.grading.results import merge_csvs
+from tito.grading.sandbox import bubblewrap
+from tito.grading.submissions import in_shard, student_from_file_name
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = find_module(load_modules(ROOT), "01")

@@ -11,16 +11,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import exercise_sources
+from helpers import autograde, exercise_sources, validate
 from nbgrader.api import Gradebook
 
-from tito.cells import cell_source, nbgrader_meta
-from tito.export import export, read_notebook, reference_before
-from tito.gradeclass import grade_class
-from tito.grading import autograde, release, validate
-from tito.sandbox import Limits, bubblewrap
-from tito.submissions import collect
-from tito.registry import SOURCE_DIR, Module, load_modules
+from tito.build.export import export, reference_before
+from tito.build.release import release
+from tito.course.cells import cell_source, nbgrader_meta, read_notebook
+from tito.course.registry import SOURCE_DIR, Module, load_modules
+from tito.grading.grade import grade_class
+from tito.grading.limits import Limits
+from tito.grading.sandbox import bubblewrap
+from tito.grading.submissions import collect
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = [m for m in load_modules(ROOT) if m.notebook(ROOT, SOURCE_DIR).exists()]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tito.lab import INSTRUCTOR, INSTRUCTOR_ONLY_LAB, INSTRUCTOR_ONLY_SERVER, NEWS_PROMPT, STUDENT, lab_command
+from tito.student.lab import INSTRUCTOR, INSTRUCTOR_ONLY_LAB, INSTRUCTOR_ONLY_SERVER, NEWS_PROMPT, STUDENT, lab_command
 
 
 def page_config(folder: Path) -> dict:

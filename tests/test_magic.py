@@ -10,15 +10,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import write_notebook
+from helpers import write_notebook
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from tito.cells import cell_source
-from tito.export import export, read_notebook
-from tito.magic import blank_export_marker
+from tito.build.export import export
+from tito.course.cells import cell_source, read_notebook
+from tito.student.magic import blank_export_marker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def test_marker_line_is_blanked_keeping_line_numbers() -> None:
 
 def test_export_cell_runs_like_a_plain_cell_and_its_errors_fail_it(tmp_path: Path) -> None:
     sources = [
-        "%load_ext tito.magic",
+        "%load_ext tito.student.magic",
         "%%export\nanswer = 6 * 7\nanswer",
         "%%export\ndef broken():\n    return 1 / 0\nbroken()",
         "print('never reached')",
@@ -56,7 +56,7 @@ def test_export_cell_runs_like_a_plain_cell_and_its_errors_fail_it(tmp_path: Pat
 
 def test_traceback_points_at_the_cells_own_line(tmp_path: Path) -> None:
     notebook = run_headless(
-        tmp_path, ["%load_ext tito.magic", "%%export\nx = 1\nraise ValueError('line three')"], allow_errors=True
+        tmp_path, ["%load_ext tito.student.magic", "%%export\nx = 1\nraise ValueError('line three')"], allow_errors=True
     )
     error = notebook.cells[1].outputs[0]
     assert error["ename"] == "ValueError"
@@ -68,9 +68,9 @@ def shell(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("TITO_EXPORT", raising=False)
     monkeypatch.delenv("TITO_COURSE_ROOT", raising=False)
     shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "tito.magic")
+    shell.run_line_magic("load_ext", "tito.student.magic")
     yield shell
-    shell.run_line_magic("unload_ext", "tito.magic")
+    shell.run_line_magic("unload_ext", "tito.student.magic")
     shell.events.callbacks["pre_run_cell"].clear()
 
 
@@ -150,7 +150,7 @@ def test_unsaved_edits_are_noticed_through_the_kernel_protocol(course: Path) -> 
             outputs.append(reply["content"])
 
     try:
-        run("%load_ext tito.magic", "setup")
+        run("%load_ext tito.student.magic", "setup")
         run("%%export\nclass Tensor:\n    edited = True", "cell-0")
         refused = run("%tito_export 01_tensor", "export")
         assert any("save the notebook first" in str(output) for output in refused), refused
@@ -240,7 +240,7 @@ def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(
 
 def test_setup_cell_names_the_fix_when_the_kernel_lacks_the_course(tmp_path: Path) -> None:
     """A kernel whose Python has no tito (the wrong kernel, or the course not installed): the setup
-    cell's own first lines say what to do, before `%load_ext tito.magic` could fail."""
+    cell's own first lines say what to do, before `%load_ext tito.student.magic` could fail."""
     setup = next(
         cell_source(cell)
         for cell in read_notebook(ROOT / "modules/01_tensor/01_tensor.ipynb")["cells"]
@@ -285,12 +285,12 @@ def test_a_stubs_error_ends_with_what_to_do(shell, scratch_course: Path, capsys,
         )
     )
     shell.run_cell(
-        "from tito.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')",
+        "from tito.student.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')",
     )
     assert "checks.py" in capsys.readouterr().out  # not a stub's message: IPython's traceback as it is
     shell.run_cell(
         'def stub():\n    raise NotImplementedError("Exercise 01.1: Tensor.__init__")\n'
-        "from tito.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')"
+        "from tito.student.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')"
     )
     out = capsys.readouterr().out
     assert "checks.py" not in out and "stub()" in out and "Exercise 01.1 (Tensor.__init__) is still a stub" in out, out

@@ -15,7 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from tito.milestones import EXECUTED_DIR, TRAINED_DIR, library_problem, milestone_notebooks, run_milestone
+from tito.student.milestones import EXECUTED_DIR, TRAINED_DIR, library_problem, milestone_notebooks, run_milestone
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "milestones" / "03_1986_mlp"

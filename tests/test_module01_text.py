@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tito.cells import cell_source
-from tito.export import read_notebook
-from tito.registry import RELEASE_DIR, find_module, load_modules
+from tito.course.cells import cell_source, read_notebook
+from tito.course.registry import RELEASE_DIR, find_module, load_modules
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = find_module(load_modules(ROOT), "01")

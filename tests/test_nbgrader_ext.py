@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import nbformat
 
-from tito.nbgrader_ext import (
-    ClearSolutionsNamingExercises,
-    DeduplicateIdsDroppingEmptied,
-    ShortenTracebacksOfHiddenTests,
-)
+from tito.build.preprocessors import ClearSolutionsNamingExercises
+from tito.grading.preprocessors import DeduplicateIdsDroppingEmptied, ShortenTracebacksOfHiddenTests
 
 
 def cell(source: str, **nbgrader) -> nbformat.NotebookNode:

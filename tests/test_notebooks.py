@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tito.cells import cell_source
-from tito.export import read_notebook
-from tito.grading import release_differences
-from tito.cells import exercise_id
-from tito.notebooks import HEADING, exercise_results, run_notebook
-from tito.registry import RELEASE_DIR, SOURCE_DIR, load_modules
+from tito.build.release import release_differences
+from tito.course.cells import cell_source, exercise_id, read_notebook
+from tito.course.registry import RELEASE_DIR, SOURCE_DIR, load_modules
+from tito.course.verdict import HEADING, exercise_results
+from tito.student.testing import run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = [m for m in load_modules(ROOT) if m.notebook(ROOT, SOURCE_DIR).exists()]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tito.registry import RegistryError, course_root, find_module, load_modules
+from tito.course.registry import course_root, find_module, load_modules
+from tito.errors import RegistryError
 
 ROOT = Path(__file__).resolve().parent.parent
 API = ROOT.parent / "shared" / "API.md"

@@ -9,7 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tito.sandbox import NOT_RUN, REWRITTEN, TIMED_OUT, Limits, execute_confined, bubblewrap
+from tito.course.verdict import NOT_RUN, REWRITTEN, TIMED_OUT
+from tito.grading.limits import Limits
+from tito.grading.sandbox import bubblewrap, execute_confined
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap is not installed (.ci/run installs it)")

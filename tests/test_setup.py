@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import readme_commands
+from helpers import readme_commands
 from packaging.requirements import Requirement
 
 if sys.version_info >= (3, 11):

@@ -15,9 +15,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import readme_commands
+from helpers import readme_commands
 
-from tito.student_copy import StudentCopyError, leaks, make_student_copy, secret_lines
+from tito.build.student_copy import leaks, make_student_copy, secret_lines
+from tito.errors import StudentCopyError
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTRUCTORS_ONLY = ("source_solutions", "tests", ".ci", "autograded", ".tito", "gradebook.db")

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import exercise_sources
+from helpers import exercise_sources
 
-from tito.cells import exercise_id, nbgrader_meta
-from tito.export import read_notebook
-from tito.notebooks import ExerciseResult, exercise_results, run_notebook
-from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, find_module, load_modules
+from tito.course.cells import exercise_id, nbgrader_meta, read_notebook
+from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, find_module, load_modules
+from tito.course.verdict import ExerciseResult, exercise_results
+from tito.student.testing import run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 

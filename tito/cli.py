@@ -1,8 +1,13 @@
-"""`tito`, the course's command line: export, release, test, status, doctor, milestone, grade."""
+"""`tito`, the course's command line: one small function per command, each calling the room that does the job.
+
+Students: export, test, status, doctor, lab, milestone (tito.student, tito.build.export).
+Instructors: release (tito.build), grade and merge-grades (tito.grading, not in a students' copy).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -10,21 +15,18 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-from tito.export import ExportError, differences, export, module_file, package_root, read_notebook
-from tito.grading import GradingError, release, release_differences
-from tito.notebooks import (
-    CELL_TIMEOUT,
-    ExerciseResult,
-    KernelError,
-    exercise_results,
-    exercises_attempted,
-    format_report,
-    run_notebook,
-)
-from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, RegistryError, course_root, find_module, load_modules
-from tito.student_copy import NOT_IN_STUDENT_COPY, is_student_copy, make_student_copy
+from tito.build.export import Freshness, differences, export, module_freshness, package_root
+from tito.build.release import release, release_differences
+from tito.build.student_copy import is_student_copy, make_student_copy
+from tito.course.cells import read_notebook
+from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, course_root, find_module, load_modules
+from tito.course.settings import CELL_SECONDS
+from tito.course.verdict import ExerciseResult, Status, exercise_results
+from tito.errors import GradingError, NotebookError, NotInStudentCopy, RegistryError, TitoError
+from tito.student.testing import exercises_attempted, format_report, run_notebook
 
 RESULTS_DIR = Path(".tito") / "results"
+HAS_GRADER = importlib.util.find_spec("tito.grading") is not None  # a students' copy has no grader
 
 
 def _progress(label: str):
@@ -41,18 +43,13 @@ def _progress(label: str):
 def cmd_export(args: argparse.Namespace, root: Path) -> int:
     folder = SOURCE_DIR if args.reference else RELEASE_DIR
     if args.reference and is_student_copy(root):
-        raise RegistryError(
-            f"{NOT_IN_STUDENT_COPY}: there is no reference to export. `tito export` exports your own modules/."
-        )
+        raise NotInStudentCopy("there is no reference to export. `tito export` exports your own modules/.")
     if args.check:
         problems = differences(root, folder)
         for problem in problems:
             print(f"out of date: {problem}")
-        print(
-            "the package is in sync with its notebooks"
-            if not problems
-            else "run `tito export" + (" --reference`" if args.reference else "`")
-        )
+        fix = "run `tito export" + (" --reference`" if args.reference else "`")
+        print("the package is in sync with its notebooks" if not problems else fix)
         return 1 if problems else 0
     written = export(root, folder)
     destination = package_root(root, folder) / "tinytorch"
@@ -64,28 +61,22 @@ def cmd_export(args: argparse.Namespace, root: Path) -> int:
 
 def cmd_release(args: argparse.Namespace, root: Path) -> int:
     if is_student_copy(root):
-        raise RegistryError(
-            f"{NOT_IN_STUDENT_COPY}: there is nothing to release here. Your notebooks are in {RELEASE_DIR}/."
-        )
+        raise NotInStudentCopy(f"there is nothing to release here. Your notebooks are in {RELEASE_DIR}/.")
     if args.check:
         print("releasing source_solutions/ into a scratch folder to compare ...", flush=True)
         problems = release_differences(root) + differences(root, RELEASE_DIR)
         for problem in problems:
             print(f"out of date: {problem}")
-        print(
-            "modules/ and tinytorch/ are in sync with source_solutions/"
-            if not problems
-            else "run `tito release` and commit modules/ and tinytorch/"
-        )
+        fix = "run `tito release` and commit modules/ and tinytorch/"
+        print("modules/ and tinytorch/ are in sync with source_solutions/" if not problems else fix)
         return 1 if problems else 0
     print("releasing source_solutions/ through nbgrader ...", flush=True)
     started = time.perf_counter()
     for path in release(root):
         print(f"released {path.relative_to(root)}")
     export(root, RELEASE_DIR)
-    print(
-        f"exported the released modules/ -> tinytorch/ (the students' starting package); done in {time.perf_counter() - started:.1f} s"
-    )
+    seconds = time.perf_counter() - started
+    print(f"exported the released modules/ -> tinytorch/ (the students' starting package); done in {seconds:.1f} s")
     if args.student_copy:
         destination = make_student_copy(root, Path(args.student_copy), git=args.git)
         print(
@@ -103,8 +94,8 @@ def _notebook_to_test(root: Path, module: Module, solution: bool) -> Path:
     if notebook.exists():
         return notebook
     if solution and is_student_copy(root):
-        raise RegistryError(
-            f"{NOT_IN_STUDENT_COPY}: `--solution` needs them. Run `tito test {module.number:02d}` to test your own notebook."
+        raise NotInStudentCopy(
+            f"`--solution` needs them. Run `tito test {module.number:02d}` to test your own notebook."
         )
     if solution:
         raise RegistryError(
@@ -134,58 +125,59 @@ def cmd_test(args: argparse.Namespace, root: Path) -> int:
             f"test cells worth {missing:g} of the module's {module.points} points are missing from the notebook: "
             "nbgrader restores and runs them when grading, so copy them back from a fresh release"
         )
-    return 0 if results and missing <= 0 and all(result.status == "passed" for result in results) else 1
+    passed = all(result.status is Status.PASSED for result in results)
+    return 0 if results and missing <= 0 and passed else 1
 
 
 def _save_results(root: Path, slug: str, notebook: Path, results: list[ExerciseResult]) -> None:
     folder = root / RESULTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    record = {
-        "notebook_mtime": notebook.stat().st_mtime,
-        "passed": sum(r.status == "passed" for r in results),
-        "total": len(results),
-    }
+    passed = sum(result.status is Status.PASSED for result in results)
+    record = {"notebook_mtime": notebook.stat().st_mtime, "passed": passed, "total": len(results)}
     (folder / f"{slug}.json").write_text(json.dumps(record))
 
 
 def cmd_status(args: argparse.Namespace, root: Path) -> int:
     print(f"{'module':<18} {'attempted':<11} {'passing':<22} exported")
     for module in load_modules(root):
-        notebook = module.notebook(root, RELEASE_DIR)
-        if not notebook.exists():
-            print(f"{module.slug:<18} {'-':<11} {'-':<22} not released yet")
-            continue
-        try:
-            saved = read_notebook(notebook)
-        except ExportError as error:
-            print(f"{module.slug:<18} {'?':<11} {'?':<22} cannot read the notebook: {error}")
-            continue
-        done, exercises = exercises_attempted(saved)
-        attempted = f"{done}/{exercises}"
-        record_path = root / RESULTS_DIR / f"{module.slug}.json"
-        passing = "run `tito test " + f"{module.number:02d}`"
-        if record_path.exists():
-            record = json.loads(record_path.read_text())
-            fresh = record["notebook_mtime"] == notebook.stat().st_mtime
-            passing = f"{record['passed']}/{record['total']}" + ("" if fresh else " (edited since)")
-        target = root / module.exports_to
-        try:
-            fresh_export = module_file(root, module, saved)
-        except ExportError as error:
-            exported = f"cannot export: {error}"
-        else:
-            if not target.exists():
-                exported = "no"
-            elif target.read_text(encoding="utf-8") != fresh_export:
-                exported = "out of date: run `tito export`"
-            else:
-                exported = "yes"
-        print(f"{module.slug:<18} {attempted:<11} {passing:<22} {exported}")
+        print(f"{module.slug:<18} " + " ".join(_status_row(root, module)))
     return 0
 
 
+def _status_row(root: Path, module: Module) -> list[str]:
+    """A module's columns in `tito status`: exercises attempted, tests passing, exported."""
+    notebook = module.notebook(root, RELEASE_DIR)
+    if not notebook.exists():
+        return [f"{'-':<11}", f"{'-':<22}", "not released yet"]
+    try:
+        saved = read_notebook(notebook)
+    except NotebookError as error:
+        return [f"{'?':<11}", f"{'?':<22}", f"cannot read the notebook: {error}"]
+    done, exercises = exercises_attempted(saved)
+    return [f"{f'{done}/{exercises}':<11}", f"{_passing(root, module, notebook):<22}", _exported(root, module, saved)]
+
+
+def _passing(root: Path, module: Module, notebook: Path) -> str:
+    """What the last `tito test` found, and whether the notebook changed since."""
+    record_path = root / RESULTS_DIR / f"{module.slug}.json"
+    if not record_path.exists():
+        return f"run `tito test {module.number:02d}`"
+    record = json.loads(record_path.read_text())
+    fresh = record["notebook_mtime"] == notebook.stat().st_mtime
+    return f"{record['passed']}/{record['total']}" + ("" if fresh else " (edited since)")
+
+
+def _exported(root: Path, module: Module, saved: dict) -> str:
+    try:
+        state = module_freshness(root, module, saved)
+    except NotebookError as error:
+        return f"cannot export: {error}"
+    said = {Freshness.IN_DATE: "yes", Freshness.MISSING: "no", Freshness.OUT_OF_DATE: "out of date: run `tito export`"}
+    return said[state]
+
+
 def cmd_doctor(args: argparse.Namespace, root: Path) -> int:
-    from tito.doctor import run_checks
+    from tito.student.doctor import run_checks
 
     problems = 0
     for ok, what, fix in run_checks(root):
@@ -196,28 +188,27 @@ def cmd_doctor(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_lab(args: argparse.Namespace, root: Path) -> NoReturn:
-    from tito.lab import INSTRUCTOR, STUDENT, lab_command
+    from tito.student.lab import INSTRUCTOR, STUDENT, lab_command
 
     role = INSTRUCTOR if args.instructor else STUDENT
-    command, environment = lab_command(root, role, [argument for argument in args.lab_arguments if argument != "--"])
-    print(
-        f"Starting JupyterLab for {'the instructor' if args.instructor else 'students'} in {root} (stop it with Ctrl+C)",
-        flush=True,
-    )
+    arguments = [argument for argument in args.lab_arguments if argument != "--"]
+    command, environment = lab_command(root, role, arguments)
+    who = "the instructor" if args.instructor else "students"
+    print(f"Starting JupyterLab for {who} in {root} (stop it with Ctrl+C)", flush=True)
     os.chdir(root)
     os.execve(command[0], command, environment)  # JupyterLab takes over this process: Ctrl+C and its PID are its own
 
 
 def cmd_milestone(args: argparse.Namespace, root: Path) -> int:
-    from tito.milestones import run_milestone
+    from tito.student.milestones import run_milestone
 
     return run_milestone(root, args.number, args.reference)
 
 
 def cmd_grade(args: argparse.Namespace, root: Path) -> int:
-    from tito.gradeclass import grade_class
-    from tito.sandbox import Limits
-    from tito.submissions import collect, in_shard
+    from tito.grading.grade import grade_class
+    from tito.grading.limits import Limits
+    from tito.grading.submissions import collect, in_shard
 
     module = find_module(load_modules(root), args.module)
     folder = Path(args.source).resolve() if args.source else None
@@ -261,7 +252,7 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_merge_grades(args: argparse.Namespace, root: Path) -> int:
-    from tito.gradeclass import merge_csvs
+    from tito.grading.results import merge_csvs
 
     count = merge_csvs([Path(path) for path in args.csvs], Path(args.output))
     print(f"{args.output}: {count} submissions from {len(args.csvs)} files")
@@ -275,9 +266,7 @@ def _shard(text: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tito", description="TinyTorch course tools.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _add_student_commands(commands) -> None:
     export_cmd = commands.add_parser(
         "export", help="write the %%export cells of the notebooks into the tinytorch package"
     )
@@ -290,24 +279,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="change nothing; fail if the package differs from its notebooks"
     )
     export_cmd.set_defaults(run=cmd_export)
-    release_cmd = commands.add_parser(
-        "release",
-        help="(instructors) regenerate modules/ from source_solutions/ with nbgrader, and tinytorch/ from modules/",
-    )
-    release_cmd.add_argument(
-        "--check",
-        action="store_true",
-        help="change nothing; fail if modules/ or tinytorch/ differ from a fresh release",
-    )
-    release_cmd.add_argument(
-        "--student-copy",
-        metavar="FOLDER",
-        help="also write the students' copy of the course (no solutions, no hidden tests) into FOLDER, which must be new or empty",
-    )
-    release_cmd.add_argument(
-        "--git", action="store_true", help="with --student-copy: make the copy a git repository with one commit"
-    )
-    release_cmd.set_defaults(run=cmd_release)
     test_cmd = commands.add_parser("test", help="run a module notebook headless and report each exercise")
     test_cmd.add_argument("module", help="module number or name, e.g. 01 or 01_tensor")
     test_cmd.add_argument(
@@ -316,55 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     test_cmd.add_argument(
         "--timeout",
         type=int,
-        default=CELL_TIMEOUT,
+        default=CELL_SECONDS,
         help="seconds a cell may run before it is interrupted (default %(default)s)",
     )
     test_cmd.set_defaults(run=cmd_test)
-    commands.add_parser("status", help="per module: exercises attempted, tests passing, exported").set_defaults(
-        run=cmd_status
-    )
-    commands.add_parser("doctor", help="check the installation and say how to fix what is wrong").set_defaults(
-        run=cmd_doctor
-    )
-    grade_cmd = commands.add_parser(
-        "grade", help="(instructors) grade a class's submissions of a module: grades, feedback and a report"
-    )
-    grade_cmd.add_argument("module", help="module number or name, e.g. 01")
-    grade_cmd.add_argument(
-        "--from",
-        dest="source",
-        metavar="FOLDER",
-        help="a folder of notebooks named by student (default: nbgrader's submitted/)",
-    )
-    grade_cmd.add_argument("--students", nargs="+", metavar="ID", help="grade only these students")
-    grade_cmd.add_argument(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="submissions graded at once (default: the cores, %(default)s)",
-    )
-    grade_cmd.add_argument(
-        "--shard",
-        type=_shard,
-        metavar="K/N",
-        help="grade only shard K of N (a fixed split by student, for several machines)",
-    )
-    # defaults: tito.sandbox.Limits (imported only when grading: it brings in the Jupyter client)
-    grade_cmd.add_argument("--cell-timeout", type=float, help=f"seconds a cell may run (default {CELL_TIMEOUT})")
-    grade_cmd.add_argument("--notebook-timeout", type=float, help="seconds a whole notebook may run (default 600)")
-    grade_cmd.add_argument("--memory-gb", type=float, help="memory cap of a student's kernel (default 4)")
-    grade_cmd.add_argument(
-        "--no-sandbox",
-        action="store_true",
-        help="grade without bubblewrap: limits only, student code can read the course (see the README)",
-    )
-    grade_cmd.set_defaults(run=cmd_grade)
-    merge_cmd = commands.add_parser(
-        "merge-grades", help="(instructors) merge the grades.csv of several shards into one"
-    )
-    merge_cmd.add_argument("output", help="the merged CSV to write")
-    merge_cmd.add_argument("csvs", nargs="+", help="the shards' grades.csv files")
-    merge_cmd.set_defaults(run=cmd_merge_grades)
+    status_help = "per module: exercises attempted, tests passing, exported"
+    commands.add_parser("status", help=status_help).set_defaults(run=cmd_status)
+    doctor_help = "check the installation and say how to fix what is wrong"
+    commands.add_parser("doctor", help=doctor_help).set_defaults(run=cmd_doctor)
     lab_cmd = commands.add_parser(
         "lab",
         help="start JupyterLab for this course: locked cells marked, students without nbgrader's instructor tools",
@@ -389,6 +319,89 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference", action="store_true", help="run on the course's reference solution instead of your tinytorch"
     )
     milestone_cmd.set_defaults(run=cmd_milestone)
+
+
+def _add_release_command(commands) -> None:
+    release_cmd = commands.add_parser(
+        "release",
+        help="(instructors) regenerate modules/ from source_solutions/ with nbgrader, and tinytorch/ from modules/",
+    )
+    release_cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; fail if modules/ or tinytorch/ differ from a fresh release",
+    )
+    release_cmd.add_argument(
+        "--student-copy",
+        metavar="FOLDER",
+        help="also write the students' copy of the course (no solutions, no hidden tests) into FOLDER, which must be new or empty",
+    )
+    release_cmd.add_argument(
+        "--git", action="store_true", help="with --student-copy: make the copy a git repository with one commit"
+    )
+    release_cmd.set_defaults(run=cmd_release)
+
+
+def _add_grading_commands(commands) -> None:
+    from tito.grading.limits import DEFAULT
+
+    grade_cmd = commands.add_parser(
+        "grade", help="(instructors) grade a class's submissions of a module: grades, feedback and a report"
+    )
+    grade_cmd.add_argument("module", help="module number or name, e.g. 01")
+    grade_cmd.add_argument(
+        "--from",
+        dest="source",
+        metavar="FOLDER",
+        help="a folder of notebooks named by student (default: nbgrader's submitted/)",
+    )
+    grade_cmd.add_argument("--students", nargs="+", metavar="ID", help="grade only these students")
+    grade_cmd.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="submissions graded at once (default: the cores, %(default)s)",
+    )
+    grade_cmd.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="grade only shard K of N (a fixed split by student, for several machines)",
+    )
+    grade_cmd.add_argument(
+        "--cell-timeout", type=float, help=f"seconds a cell may run (default {DEFAULT.cell_seconds:g})"
+    )
+    grade_cmd.add_argument(
+        "--notebook-timeout",
+        type=float,
+        help=f"seconds a whole notebook may run (default {DEFAULT.notebook_seconds:g})",
+    )
+    grade_cmd.add_argument(
+        "--memory-gb",
+        type=float,
+        help=f"memory cap of a student's kernel (default {DEFAULT.memory_bytes / (1 << 30):g})",
+    )
+    grade_cmd.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap: limits only, student code can read the course (see the README)",
+    )
+    grade_cmd.set_defaults(run=cmd_grade)
+    merge_cmd = commands.add_parser(
+        "merge-grades", help="(instructors) merge the grades.csv of several shards into one"
+    )
+    merge_cmd.add_argument("output", help="the merged CSV to write")
+    merge_cmd.add_argument("csvs", nargs="+", help="the shards' grades.csv files")
+    merge_cmd.set_defaults(run=cmd_merge_grades)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tito", description="TinyTorch course tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_student_commands(commands)
+    _add_release_command(commands)
+    if HAS_GRADER:
+        _add_grading_commands(commands)
     return parser
 
 
@@ -400,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         code = args.run(args, course_root())
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not as a traceback at exit
         return code
-    except (RegistryError, ExportError, GradingError, KernelError) as error:
+    except TitoError as error:
         print(f"tito: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-COURSE = Path(__file__).resolve().parent.parent
+COURSE = Path(__file__).resolve().parents[2]  # tito/student/datasets.py -> the course folder
 DATA_MODULE = COURSE / "tinytorch" / "data" / "loader.py"
 
 

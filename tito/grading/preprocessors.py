@@ -1,75 +1,23 @@
-"""The nbgrader preprocessors the course adds, named in nbgrader_config.py."""
+"""The nbgrader preprocessors grading adds, named in tito.grading.pipelines."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
+from dataclasses import asdict
 from pathlib import Path
 
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
-from nbgrader.preprocessors import ClearSolutions, DeduplicateIds, Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import DeduplicateIds, Execute, NbGraderPreprocessor
 from nbgrader.utils import setenv
-from traitlets import Bool, Float, Integer, Unicode
+from traitlets import Bool, Dict, Unicode
 
-from tito.cells import exercise_id, stub_message
-from tito.export import reference_before
-from tito.registry import find_module, load_modules
-
-EXERCISE_PLACEHOLDER = "{exercise}"
-HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
-_DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
-_CLASS = re.compile(r"^(\s*)class\s+(\w+)")
-_ADD_TO_CLASS = re.compile(r"^\s*@add_to_class\((\w+)\)")
-
-
-def enclosing_name(lines_above: list[str]) -> str:
-    """The qualified name of the function a solution region sits in, e.g. `Tensor.__matmul__`."""
-    for index in range(len(lines_above) - 1, -1, -1):
-        found = _DEF.match(lines_above[index])
-        if not found:
-            continue
-        indent, name = found.groups()
-        for above in reversed(lines_above[:index]):
-            decorator = _ADD_TO_CLASS.match(above)
-            if decorator:
-                return f"{decorator.group(1)}.{name}"
-            if not above.strip().startswith("@"):
-                break
-        for above in reversed(lines_above[:index]):
-            owner = _CLASS.match(above)
-            if owner and len(owner.group(1)) < len(indent):
-                return f"{owner.group(2)}.{name}"
-        return name
-    return ""
-
-
-class ClearSolutionsNamingExercises(ClearSolutions):
-    """ClearSolutions whose code stub names its exercise and method:
-    `raise NotImplementedError("Exercise 01.3: Tensor.__matmul__")`.
-
-    The released cell also lists its stubs' names in `metadata.tito.stubs`, so that a report can
-    tell an exercise not attempted (every stub left) from one partly done (some stubs left).
-    """
-
-    def _replace_solution_region(self, cell, language):
-        if cell.cell_type != "code":
-            return super()._replace_solution_region(cell, language)
-        lines = cell.source.split("\n")
-        number = exercise_id(cell.metadata.get("nbgrader", {}).get("grade_id", ""))
-        names = [
-            enclosing_name(lines[:index]) or "?"
-            for index, line in enumerate(lines)
-            if self.begin_solution_delimeter in line
-        ]
-        replaced = super()._replace_solution_region(cell, language)
-        for name in names:
-            cell.source = cell.source.replace(EXERCISE_PLACEHOLDER, stub_message(number or "?", name), 1)
-        if names:
-            cell.metadata["tito"] = {"stubs": names}
-        return replaced
+from tito.build.export import reference_before
+from tito.course.cells import HIDDEN_TESTS_MARKER
+from tito.course.registry import find_module, load_modules
+from tito.grading.limits import DEFAULT, Limits
 
 
 class DeduplicateIdsDroppingEmptied(DeduplicateIds):
@@ -113,26 +61,25 @@ class ExecuteWithEarlierModules(Execute):
 
 
 class GuardedExecute(NbGraderPreprocessor):
-    """Execute for `tito grade`: the kernel runs confined (tito.sandbox), cell by cell, so a timeout,
-    a dead kernel or a flood of output costs only the cells it touches. What happened is appended,
-    one JSON line per notebook, to the file $TITO_GRADING_EVENTS names."""
+    """Execute for `tito grade`: the kernel runs confined (tito.grading.sandbox), cell by cell, so a
+    timeout, a dead kernel or a flood of output costs only the cells it touches. What happened is
+    appended, one JSON line per notebook, to `events_file`."""
 
     earlier_reference = Unicode("", help="The reference package of the modules before the graded one.").tag(config=True)
     datasets = Unicode("", help="The course's datasets folder, shown read-only to the kernel.").tag(config=True)
     sandboxed = Bool(True, help="Run the kernel in bubblewrap (False: limits only).").tag(config=True)
-    cell_seconds = Float(60).tag(config=True)
-    notebook_seconds = Float(600).tag(config=True)
-    memory_bytes = Integer(4 << 30).tag(config=True)
-    output_bytes = Integer(100_000).tag(config=True)
+    limits = Dict(default_value=asdict(DEFAULT), help="The fields of tito.grading.limits.Limits.").tag(config=True)
+    events_file = Unicode(
+        "", help="Where to append what grading stopped or restored (one JSON list per notebook)."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources):
-        from tito.sandbox import Limits, execute_confined
+        from tito.grading.sandbox import execute_confined
 
-        limits = Limits(self.cell_seconds, self.notebook_seconds, self.memory_bytes, self.output_bytes)
         datasets = Path(self.datasets) if self.datasets else None
-        events = execute_confined(nb, Path(self.earlier_reference), datasets, limits, self.sandboxed)
-        if os.environ.get("TITO_GRADING_EVENTS"):
-            with open(os.environ["TITO_GRADING_EVENTS"], "a", encoding="utf-8") as log:
+        events = execute_confined(nb, Path(self.earlier_reference), datasets, Limits(**self.limits), self.sandboxed)
+        if self.events_file:
+            with open(self.events_file, "a", encoding="utf-8") as log:
                 log.write(json.dumps(events) + "\n")
         return nb, resources
 

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -33,29 +33,16 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 import tito
-from tito.notebooks import CELL_TIMEOUT
+from tito.course.cells import first_error, is_code, is_graded
+from tito.course.settings import EXPORT_ENV, EXPORT_SKIP
+from tito.course.verdict import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT
+from tito.grading.limits import Limits
 
 SYSTEM_FOLDERS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 HOME = "/home/student"
 DATA = "/datasets"
-# The error names the grader writes into a cell's outputs; reports read them back.
-TIMED_OUT = "CellTimedOut"
-REWRITTEN = "TestDidNotRun"
-NOT_RUN = "CellNotRun"
-KERNEL_DIED = "KernelDied"
 # Cells that demonstrate, not grade (systems-thinking timings, training demos): not run under grading.
 UNGRADED_PREFIXES = ("sys-", "demo-")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one submission may use."""
-
-    cell_seconds: float = CELL_TIMEOUT
-    notebook_seconds: float = 600
-    memory_bytes: int = 4 << 30
-    output_bytes: int = 100_000  # per cell: the rest of a flood is dropped with a note
-    interrupt_grace_seconds: float = 5  # how long an interrupted cell has to stop before its kernel is killed
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,7 +58,7 @@ def bubblewrap() -> str | None:
 def readable_folders(earlier_reference: Path) -> list[Path]:
     """What a graded kernel may read: Python, the installed packages, tito (and the data code it
     loads, Module 08's given cells as released), the earlier modules' reference."""
-    from tito.datasets import DATA_MODULE
+    from tito.student.datasets import DATA_MODULE
 
     folders = {
         Path(sys.base_prefix),
@@ -124,7 +111,7 @@ def kernel_environment(earlier_reference: Path, datasets: str | None, home: str)
         "HOME": home,
         "LANG": "C.UTF-8",
         "PYTHONPATH": str(earlier_reference.resolve()),
-        "TITO_EXPORT": "skip",
+        EXPORT_ENV: EXPORT_SKIP,
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
@@ -175,14 +162,10 @@ def _error_output(name: str, message: str) -> dict:
     return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
 
-def _is_graded(cell: dict) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
-
-
 def runs_under_grading(cell: dict) -> bool:
     """Demonstration cells (systems-thinking timings, training demos) released without nbgrader
     metadata are skipped when grading: nothing graded depends on them, and they cost seconds."""
-    if cell.get("cell_type") != "code":
+    if not is_code(cell):
         return False
     released_demo = str(cell.get("id", "")).startswith(UNGRADED_PREFIXES) and "nbgrader" not in cell.get("metadata", {})
     return not released_demo
@@ -202,6 +185,69 @@ async def _responsive(client: NotebookClient, seconds: float) -> bool:
     return False
 
 
+@dataclass
+class _Run:
+    """One notebook's run, cell by cell: what stopped it (if anything) and the events to log."""
+
+    client: CappedClient
+    manager: ConfinedKernelManager
+    limits: Limits
+    deadline: float
+    stopped: str = ""
+    events: list[str] = field(default_factory=list)
+
+    async def cell(self, index: int, cell) -> None:
+        """Run one cell, or mark it not run once the notebook was stopped; what passed before keeps its points."""
+        if not self.stopped and time.monotonic() >= self.deadline:
+            self.stop(f"the notebook used up its {self.limits.notebook_seconds:.0f} s")
+        if self.stopped:
+            if is_graded(cell):
+                cell.outputs = [_error_output(NOT_RUN, f"not run: {self.stopped}")]
+            return
+        self.client.timeout = max(1, math.ceil(min(self.limits.cell_seconds, self.deadline - time.monotonic())))
+        source = cell.source
+        if is_graded(cell):  # the proof of run: see CappedClient
+            cell.source = f"{source}\nprint({self.client.marker!r})"
+        try:
+            await self.client.async_execute_cell(cell, index)
+        except CellTimeoutError:
+            await self.timed_out(index, cell)
+        except DeadKernelError:
+            cell.outputs.append(
+                _error_output(
+                    KERNEL_DIED, "the kernel died while running this cell (out of memory, os._exit or a crash)"
+                )
+            )
+            self.stop(f"the kernel died in cell {index + 1}")
+        cell.source = source
+        if is_graded(cell):
+            self.check_proof_of_run(index, cell)
+            for output in cell.outputs:  # an honest print to stderr is not a failure
+                if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    output["name"] = "stdout"
+
+    async def timed_out(self, index: int, cell) -> None:
+        """Interrupt a cell past its time; a kernel that does not answer then is stopped."""
+        timeout = self.client.timeout
+        cell.outputs.append(_error_output(TIMED_OUT, f"this cell ran longer than {timeout:.0f} s and was interrupted"))
+        self.events.append(f"cell {index + 1} timed out after {timeout:.0f} s")
+        await self.manager.interrupt_kernel()
+        if not await _responsive(self.client, self.limits.interrupt_grace_seconds):
+            self.stop(f"cell {index + 1} timed out and ignored the interrupt, so its kernel was stopped")
+            await self.manager.shutdown_kernel(now=True)
+
+    def check_proof_of_run(self, index: int, cell) -> None:
+        """A test cell without an error that did not print the marker did not run as written."""
+        if index not in self.client.marked and first_error(cell) is None:
+            message = "this test cell did not run as written: code in the notebook changed it"
+            cell.outputs.append(_error_output(REWRITTEN, message))
+            self.events.append(f"cell {index + 1}, a test cell, did not run as written")
+
+    def stop(self, reason: str) -> None:
+        self.stopped = reason
+        self.events.append(reason)
+
+
 async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, start: dict) -> list[str]:
     """Run every code cell that runs under grading; returns what went wrong, one line per event."""
     client = CappedClient(
@@ -219,59 +265,12 @@ async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, sta
     # Proof that a test cell ran as written: its last line prints a marker the kernel cannot know
     # in advance. Code that rewrites cells (an IPython input transformer) drops it.
     client.marker, client.marked = f"tito-ran-{secrets.token_hex(12)}", set()
-    events: list[str] = []
-    stopped = ""
-    deadline = time.monotonic() + limits.notebook_seconds
+    run = _Run(client, manager, limits, deadline=time.monotonic() + limits.notebook_seconds)
     async with client.async_setup_kernel(**start):
         for index, cell in enumerate(notebook.cells):
-            if not runs_under_grading(cell):
-                continue
-            if not stopped and time.monotonic() >= deadline:
-                stopped = f"the notebook used up its {limits.notebook_seconds:.0f} s"
-                events.append(stopped)
-            if stopped:
-                if _is_graded(cell):
-                    cell.outputs = [_error_output(NOT_RUN, f"not run: {stopped}")]
-                continue
-            client.timeout = max(1, math.ceil(min(limits.cell_seconds, deadline - time.monotonic())))
-            source = cell.source
-            if _is_graded(cell):
-                cell.source = f"{source}\nprint({client.marker!r})"
-            try:
-                await client.async_execute_cell(cell, index)
-            except CellTimeoutError:
-                cell.outputs.append(
-                    _error_output(TIMED_OUT, f"this cell ran longer than {client.timeout:.0f} s and was interrupted")
-                )
-                events.append(f"cell {index + 1} timed out after {client.timeout:.0f} s")
-                await manager.interrupt_kernel()
-                if not await _responsive(client, limits.interrupt_grace_seconds):
-                    stopped = f"cell {index + 1} timed out and ignored the interrupt, so its kernel was stopped"
-                    events.append(stopped)
-                    await manager.shutdown_kernel(now=True)
-            except DeadKernelError:
-                cell.outputs.append(
-                    _error_output(
-                        KERNEL_DIED, "the kernel died while running this cell (out of memory, os._exit or a crash)"
-                    )
-                )
-                stopped = f"the kernel died in cell {index + 1}"
-                events.append(stopped)
-            cell.source = source
-            if (
-                _is_graded(cell)
-                and index not in client.marked
-                and not any(o.get("output_type") == "error" for o in cell.outputs)
-            ):
-                cell.outputs.append(
-                    _error_output(REWRITTEN, "this test cell did not run as written: code in the notebook changed it")
-                )
-                events.append(f"cell {index + 1}, a test cell, did not run as written")
-            if _is_graded(cell):  # an honest print to stderr is not a failure
-                for output in cell.outputs:
-                    if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                        output["name"] = "stdout"
-    return events
+            if runs_under_grading(cell):
+                await run.cell(index, cell)
+    return run.events
 
 
 def execute_confined(
@@ -282,6 +281,11 @@ def execute_confined(
     With `sandboxed=False` (no bubblewrap here) only the limits apply: the kernel runs in an empty
     temporary folder but can read whatever the grading user can.
     """
+    program = bubblewrap() if sandboxed else None
+    if sandboxed and program is None:
+        raise OSError(
+            "bubblewrap (bwrap) is not installed or may not create namespaces here: `tito grade` checks this first"
+        )
     with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
         kernel_folder = Path(folder)
         os.chmod(kernel_folder, 0o755)
@@ -292,28 +296,25 @@ def execute_confined(
             connection_file=str(kernel_folder / "connection.json"),
         )
         manager.kernel_spec.interrupt_mode = "message"  # SIGINT cannot cross into the sandbox's own PID namespace
-        program = bubblewrap() if sandboxed else None
-        if sandboxed and program is None:
-            raise OSError(
-                "bubblewrap (bwrap) is not installed or may not create namespaces here: `tito grade` checks this first"
-            )
-        data = str(datasets.resolve()) if datasets is not None and datasets.is_dir() else None
-        if program:
-            environment = kernel_environment(earlier_reference, DATA if data else None, HOME)
-            manager.prefix = limits_prefix(limits) + sandbox_prefix(
-                program, readable_folders(earlier_reference), datasets, kernel_folder, limits
-            )
-            manager.prefix += [
-                "--clearenv",
-                *(part for key, value in environment.items() for part in ("--setenv", key, value)),
-                "--",
-            ]
-            start = {"env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}}
-        else:
-            home = kernel_folder / "home"
-            home.mkdir()
-            manager.prefix = limits_prefix(limits)
-            start = {"env": kernel_environment(earlier_reference, data, str(home)), "cwd": str(home)}
+        manager.prefix, start = _kernel_start(program, kernel_folder, earlier_reference, datasets, limits)
         with open(kernel_folder / "kernel.log", "w") as kernel_log:  # the kernel's own start-up chatter
             start["stderr"] = start["stdout"] = kernel_log
             return asyncio.run(_execute(notebook, manager, limits, start))
+
+
+def _kernel_start(
+    program: str | None, kernel_folder: Path, earlier_reference: Path, datasets: Path | None, limits: Limits
+) -> tuple[list[str], dict]:
+    """(the prefix of the kernel's command, the keywords that start it): in the sandbox with
+    `program` (bwrap), else under the limits alone in an empty home of its own."""
+    data = str(datasets.resolve()) if datasets is not None and datasets.is_dir() else None
+    if program is None:
+        home = kernel_folder / "home"
+        home.mkdir()
+        return limits_prefix(limits), {"env": kernel_environment(earlier_reference, data, str(home)), "cwd": str(home)}
+    environment = kernel_environment(earlier_reference, DATA if data else None, HOME)
+    prefix = limits_prefix(limits) + sandbox_prefix(
+        program, readable_folders(earlier_reference), datasets, kernel_folder, limits
+    )
+    prefix += ["--clearenv", *(part for key, value in environment.items() for part in ("--setenv", key, value)), "--"]
+    return prefix, {"env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}}

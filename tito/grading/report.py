@@ -6,7 +6,9 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
-from tito.registry import Module
+from tito.course.registry import Module
+from tito.course.verdict import Status
+from tito.grading.results import reason
 
 
 def write_report(folder: Path, module: Module, outcomes: list, max_total: float) -> Path:
@@ -18,10 +20,12 @@ def write_report(folder: Path, module: Module, outcomes: list, max_total: float)
     rows = []
     for number in exercises:
         grades = [grade for outcome in graded for grade in outcome.exercises if grade.exercise == number]
-        maximum = grades[0].max_points if grades else 0
-        mean = sum(grade.points for grade in grades) / len(grades) if grades else 0.0
-        passed = sum(grade.status == "passed" for grade in grades)
-        failures = Counter(f"{grade.status}: {grade.reason}" for grade in grades if grade.status != "passed")
+        maximum = grades[0].points if grades else 0
+        mean = sum(grade.earned for grade in grades) / len(grades) if grades else 0.0
+        passed = sum(grade.status is Status.PASSED for grade in grades)
+        failures = Counter(
+            f"{grade.status}: {reason(grade.detail)}" for grade in grades if grade.status is not Status.PASSED
+        )
         common = f"{failures.most_common(1)[0][0]} ({failures.most_common(1)[0][1]}×)" if failures else ""
         rows.append(
             f"<tr><td>{escape(number)}</td><td>{mean:.2f} / {maximum:g}</td><td>{passed} of {len(grades)}</td><td>{escape(common)}</td></tr>"

@@ -19,14 +19,16 @@ from pathlib import Path
 
 import nbformat
 
-from tito.export import export, package_root
-from tito.notebooks import run_notebook
-from tito.registry import SOURCE_DIR, RegistryError
+from tito.build.export import export, package_root
+from tito.course.cells import first_error
+from tito.course.registry import SOURCE_DIR
+from tito.errors import NotInStudentCopy, RegistryError
+from tito.student.testing import run_notebook
 
 MILESTONES_DIR = "milestones"
 EXECUTED_DIR = "executed"  # inside the milestone's folder: the notebooks as run, with outputs (not committed)
 TRAINED_DIR = "trained"  # inside the milestone's folder: each notebook's figures (<notebook>.json) and weights
-CELL_TIMEOUT = 600
+MILESTONE_CELL_SECONDS = 600  # a training cell runs for minutes on a slow machine
 
 
 @dataclass
@@ -71,9 +73,7 @@ def choose_library(root: Path, folder: Path, reference: bool, say) -> dict[str, 
     """The environment that gives the kernels the right tinytorch, or None when there is nothing to run on yet."""
     has_reference = (root / SOURCE_DIR).is_dir()
     if reference and not has_reference:
-        raise RegistryError(
-            "--reference needs the instructor's solutions (source_solutions/), which are not part of this copy of the course"
-        )
+        raise NotInStudentCopy("`--reference` needs them. `tito milestone` without it runs on your own tinytorch.")
     if not reference:
         problem = library_problem(folder, {})
         if problem is None:
@@ -97,20 +97,13 @@ def run_one(notebook: Path, env: dict[str, str]) -> MilestoneRun:
     result_file = notebook.parent / TRAINED_DIR / f"{notebook.stem}.json"
     result_file.unlink(missing_ok=True)
     start = time.perf_counter()
-    executed = run_notebook(notebook, env={"OPENBLAS_NUM_THREADS": "1", **env}, timeout=CELL_TIMEOUT)
+    executed = run_notebook(notebook, env={"OPENBLAS_NUM_THREADS": "1", **env}, timeout=MILESTONE_CELL_SECONDS)
     seconds = time.perf_counter() - start
     target = notebook.parent / EXECUTED_DIR / notebook.name
     target.parent.mkdir(exist_ok=True)
     nbformat.write(nbformat.from_dict(executed), str(target))
-    error = next(
-        (
-            f"{output['ename']}: {output['evalue']}"
-            for cell in executed["cells"]
-            for output in cell.get("outputs", [])
-            if output.get("output_type") == "error"
-        ),
-        None,
-    )
+    errors = [error for cell in executed["cells"] if (error := first_error(cell))]
+    error = f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else None
     figures = json.loads(result_file.read_text()) if result_file.exists() else None
     return MilestoneRun(notebook, target, seconds, figures, error)
 

@@ -8,10 +8,11 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from tito import datasets
-from tito.cells import STUB_LINE
-from tito.export import ExportError, module_file, package_root, read_notebook
-from tito.registry import RELEASE_DIR, Module, RegistryError, load_modules
+from tito.build.export import Freshness, freshness, module_file, package_root
+from tito.course.cells import STUB_LINE, read_notebook
+from tito.course.registry import RELEASE_DIR, Module, load_modules
+from tito.errors import NotebookError, RegistryError
+from tito.student import datasets
 
 Check = tuple[bool, str, str]  # (ok, what was checked, how to fix it)
 DISTRIBUTION = "tinytorch-course"
@@ -80,11 +81,15 @@ def check_extension() -> Check:
     probe = _run_python(
         "from IPython.core.interactiveshell import InteractiveShell\n"
         "shell = InteractiveShell.instance()\n"
-        "shell.run_line_magic('load_ext', 'tito.magic')\n"
+        "shell.run_line_magic('load_ext', 'tito.student.magic')\n"
         "result = shell.run_cell('%%export\\nanswer = 42')\n"
         "print(result.success and shell.user_ns['answer'] == 42)"
     )
-    return probe.stdout.strip().endswith("True"), "the %%export extension loads (`%load_ext tito.magic`)", INSTALL
+    return (
+        probe.stdout.strip().endswith("True"),
+        "the %%export extension loads (`%load_ext tito.student.magic`)",
+        INSTALL,
+    )
 
 
 def check_nbgrader_lab_extension() -> Check:
@@ -176,9 +181,9 @@ def export_problems(root: Path, module: Module) -> list[Problem]:
     problems = []
     if notebook.exists():
         try:
-            if text != module_file(root, module, read_notebook(notebook)):
+            if freshness(text, module_file(root, module, read_notebook(notebook))) is not Freshness.IN_DATE:
                 problems.append((f"{generated.relative_to(root)} is older than your saved {shown}", export_hint))
-        except ExportError as error:
+        except NotebookError as error:
             problems.append((str(error), f"fix that cell of {shown}, save it and run its last cell"))
     exercises: dict[str, str] = {}  # exercise -> the name in its first stub
     for number, name in STUB_LINE.findall(text):

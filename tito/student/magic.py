@@ -1,4 +1,5 @@
-"""The IPython extension behind `%%export`, `%tito_setup`, `%tito_export` and `%tito_test`; notebooks load it with `%load_ext tito.magic`.
+"""The IPython extension behind `%%export`, `%tito_setup`, `%tito_export` and `%tito_test`; notebooks
+load it with `%load_ext tito.student.magic`.
 
 `%%export` is not a real cell magic: an input transformer blanks the marker line, so the cell
 runs natively (same namespace, same traceback and line numbers, an exception fails the cell)
@@ -15,18 +16,20 @@ from types import TracebackType
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from tito.cells import STUB_RAISED, cell_source, describe_cell
-from tito.export import EXPORT_MARKER, ExportError, export, is_export_cell, package_root, read_notebook
-from tito.notebooks import KernelError, exercise_results, format_report, run_notebook
-from tito.registry import RELEASE_DIR, SOURCE_DIR, Module, RegistryError, course_root, find_module, load_modules
+from tito.build.export import export, package_root
+from tito.course.cells import STUB_RAISED, cell_source, describe_cell, is_export_cell, is_export_marker, read_notebook
+from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, course_root, find_module, load_modules
+from tito.course.settings import EXPORT_ENV, EXPORT_SKIP
+from tito.course.verdict import exercise_results
+from tito.errors import KernelError, NotebookError, RegistryError
+from tito.student.testing import format_report, run_notebook
 
-TITO_FOLDER = Path(__file__).resolve().parent
-SKIP_ENV = "TITO_EXPORT"  # set to "skip" by tito's headless runs; nbgrader sets NBGRADER_EXECUTION
+TITO_FOLDER = Path(__file__).resolve().parent.parent
 
 
 def blank_export_marker(lines: list[str]) -> list[str]:
     """Replace a leading `%%export` line with an empty one, keeping line numbers."""
-    if lines and lines[0].rstrip() == EXPORT_MARKER:
+    if lines and is_export_marker(lines[0]):
         return ["\n", *lines[1:]]
     return lines
 
@@ -39,7 +42,7 @@ class ExportState:
 
     def record(self, info) -> None:
         raw = info.raw_cell or ""
-        if raw.split("\n", 1)[0].rstrip() == EXPORT_MARKER and getattr(info, "cell_id", None):
+        if is_export_marker(raw.split("\n", 1)[0]) and getattr(info, "cell_id", None):
             self.ran[info.cell_id] = raw
 
     def unsaved_cells(self, notebook: dict) -> list[str]:
@@ -56,7 +59,7 @@ class ExportState:
 
 def _headless() -> bool:
     """Whether this kernel is a headless run by tito or nbgrader (where the magics do nothing)."""
-    return os.environ.get(SKIP_ENV) == "skip" or bool(os.environ.get("NBGRADER_EXECUTION"))
+    return os.environ.get(EXPORT_ENV) == EXPORT_SKIP or bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
 def _module_here(slug: str) -> tuple[Path, Path, Module]:
@@ -77,14 +80,14 @@ def _saved_notebook(state: ExportState, slug: str, skipped: str, nothing: str) -
         print(f"{skipped}: this is a headless run by tito or nbgrader.")
         return None
     here, root, module = _module_here(slug)
-    folder = next((name for name in (RELEASE_DIR, SOURCE_DIR) if here == (root / name / module.slug).resolve()), None)
+    folder = module.folder_holding(root, here)
     if folder is None:
         print(f"{nothing}: this notebook runs in {here}, not in the course's {RELEASE_DIR}/{module.slug}/ folder.")
         return None
     notebook_path = module.notebook(root, folder)
     try:
         unsaved = state.unsaved_cells(read_notebook(notebook_path))
-    except ExportError as error:
+    except NotebookError as error:
         raise UsageError(str(error)) from None
     if unsaved:
         raise UsageError(
@@ -102,7 +105,7 @@ def tito_export(state: ExportState, slug: str) -> None:
     root, module, folder, _ = found
     try:
         written = export(root, folder)
-    except ExportError as error:
+    except NotebookError as error:
         raise UsageError(str(error)) from None
     target = next(path for path in written if path.as_posix().endswith(module.exports_to))
     print(
@@ -141,9 +144,9 @@ def tito_setup(slug: str) -> None:
     if _headless():
         return
     here, root, module = _module_here(slug)
-    if here != (root / RELEASE_DIR / module.slug).resolve():
+    if module.folder_holding(root, here) != RELEASE_DIR:
         return  # the instructor's source_solutions/, or a copy elsewhere: the student's checks do not apply
-    from tito.doctor import setup_problems
+    from tito.student.doctor import setup_problems
 
     problems = setup_problems(root, module)
     for problem, fix in problems:
@@ -164,7 +167,7 @@ def stub_hint(error: BaseException, here: Path) -> str | None:
         module = next(module for module in load_modules(root) if module.number == int(match[1]))
     except (RegistryError, StopIteration):
         return f"💡 {exercise} is not written yet: replace the `raise NotImplementedError(...)` line of its cell with your code."
-    if here == (root / RELEASE_DIR / module.slug).resolve():
+    if module.folder_holding(root, here) == RELEASE_DIR:
         return f"💡 {exercise} is not written yet: in its cell, replace the `raise NotImplementedError(...)` line with your code and run the cell."
     return (
         f"💡 {exercise} is still a stub in your tinytorch: finish it in {module.notebook(root).relative_to(root)}, "

@@ -1,8 +1,8 @@
 """The students' copy of the course: what a class receives, and nothing an instructor keeps.
 
 `tito release --student-copy FOLDER` writes it after a release: the released notebooks, the
-starting package, the tools, the datasets and the milestones, and a README whose instructor
-sections are left out. Before it is handed over it is searched for every line of every solution
+starting package, the tools (less the grader, tito/grading/), the datasets and the milestones, and
+a README and nbgrader_config.py whose instructors-only parts are left out. Before it is handed over it is searched for every line of every solution
 and hidden-test region of the source notebooks: a copy that holds one is deleted, not written.
 """
 
@@ -13,26 +13,24 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tito.cells import cell_source
-from tito.export import read_notebook
-from tito.registry import RELEASE_DIR, SOURCE_DIR, RegistryError
+from tito.course.cells import cell_source, read_notebook
+from tito.course.registry import RELEASE_DIR, SOURCE_DIR
+from tito.errors import StudentCopyError
 
 # What a student's copy holds, relative to the course folder.
 STUDENT_FILES = ("README.md", "pyproject.toml", "environment.yml", "modules.toml", "nbgrader_config.py", ".gitignore")
 STUDENT_FOLDERS = (RELEASE_DIR, "tinytorch", "tito", "datasets", "milestones")
+GRADER = Path("tito") / "grading"  # the instructor's grader: not in a students' copy
 SKIPPED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.egg-info", "*.pyc")
 TEXT_SUFFIXES = {".py", ".md", ".ipynb", ".toml", ".yml", ".yaml", ".txt", ".json", ".cfg", ""}
 
-# README.md parts between these markers are for instructors and developers only.
-INSTRUCTORS_ONLY = re.compile(r"\n?<!-- instructors only -->.*?<!-- end instructors only -->\n?", re.S)
+# The parts of README.md and nbgrader_config.py between these markers are for instructors only.
+INSTRUCTORS_ONLY = {
+    ".md": re.compile(r"\n?<!-- instructors only -->.*?<!-- end instructors only -->\n?", re.S),
+    ".py": re.compile(r"\n?# instructors only\n.*?# end instructors only\n?", re.S),
+}
 SECRET_REGIONS = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-
-NOT_IN_STUDENT_COPY = f"the instructor's solutions ({SOURCE_DIR}/) are not part of this copy of the course"
-
-
-class StudentCopyError(RegistryError):
-    """The student copy cannot be written, or would leak what only instructors may see."""
 
 
 def is_student_copy(root: Path) -> bool:
@@ -40,9 +38,9 @@ def is_student_copy(root: Path) -> bool:
     return not (root / SOURCE_DIR).is_dir()
 
 
-def student_readme(readme: str) -> str:
-    """The course README without its instructors-only sections."""
-    return INSTRUCTORS_ONLY.sub("\n", readme)
+def students_version(path: Path) -> str:
+    """A file of the course (README.md, nbgrader_config.py) without its instructors-only parts."""
+    return INSTRUCTORS_ONLY[path.suffix].sub("\n", path.read_text(encoding="utf-8"))
 
 
 def secret_lines(root: Path) -> set[str]:
@@ -96,12 +94,11 @@ def make_student_copy(root: Path, destination: Path, git: bool = False) -> Path:
         for name in STUDENT_FILES:
             if (root / name).exists():
                 shutil.copy2(root / name, destination / name)
-        (destination / "README.md").write_text(
-            student_readme((root / "README.md").read_text(encoding="utf-8")), encoding="utf-8"
-        )
+        for name in ("README.md", "nbgrader_config.py"):
+            (destination / name).write_text(students_version(root / name), encoding="utf-8")
         for name in STUDENT_FOLDERS:
             if (root / name).is_dir():
-                shutil.copytree(root / name, destination / name, ignore=SKIPPED)
+                shutil.copytree(root / name, destination / name, ignore=_skipped_in(root))
         found = leaks(destination, secrets)
         if found:
             raise StudentCopyError(
@@ -114,6 +111,16 @@ def make_student_copy(root: Path, destination: Path, git: bool = False) -> Path:
         shutil.rmtree(destination, ignore_errors=True)
         raise
     return destination
+
+
+def _skipped_in(root: Path):
+    """What copytree leaves out of a students' copy: caches, and the grader."""
+
+    def skipped(folder: str, names: list[str]) -> set[str]:
+        grader = {GRADER.name} if Path(folder) == root / GRADER.parent else set()
+        return set(SKIPPED(folder, names)) | grader
+
+    return skipped
 
 
 def _commit_all(folder: Path) -> None:

@@ -12,14 +12,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+from tito.course.settings import COURSE_ROOT_ENV
+from tito.errors import RegistryError
+
 REGISTRY_FILE = "modules.toml"
 PACKAGE = "tinytorch"
 SOURCE_DIR = "source_solutions"
 RELEASE_DIR = "modules"
-
-
-class RegistryError(Exception):
-    """modules.toml is missing or says something impossible."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,11 @@ class Module:
         """The module's notebook in `folder` (modules/ for students, source_solutions/ for instructors)."""
         return root / folder / self.slug / self.notebook_name
 
+    def folder_holding(self, root: Path, here: Path) -> str | None:
+        """Which of the course's folders (modules/ or source_solutions/) `here` is this module's
+        notebook folder in, or None: where a kernel runs tells a student's notebook from the instructor's."""
+        return next((name for name in (RELEASE_DIR, SOURCE_DIR) if here == (root / name / self.slug).resolve()), None)
+
     @property
     def dotted(self) -> str:
         """The import path of the generated file, e.g. `tinytorch.core.tensor`."""
@@ -46,12 +50,12 @@ class Module:
 
 
 def course_root(start: Path | None = None) -> Path:
-    """The course folder: `TITO_COURSE_ROOT`, else the nearest folder holding modules.toml.
+    """The course folder: $TITO_COURSE_ROOT, else the nearest folder holding modules.toml.
 
     Searched upwards from `start` (default: the working directory), then from this package,
     so `tito` works from any sub-folder of the course and from an editable install.
     """
-    env = os.environ.get("TITO_COURSE_ROOT")
+    env = os.environ.get(COURSE_ROOT_ENV)
     if env:
         return Path(env).resolve()
     candidates = [Path(start or Path.cwd()).resolve(), Path(__file__).resolve().parent]
@@ -61,7 +65,7 @@ def course_root(start: Path | None = None) -> Path:
                 return folder
     raise RegistryError(
         f"Could not find the course folder: no {REGISTRY_FILE} in {candidates[0]} or any folder above it. "
-        "Run tito from inside the course folder, or set TITO_COURSE_ROOT."
+        f"Run tito from inside the course folder, or set {COURSE_ROOT_ENV}."
     )
 
 

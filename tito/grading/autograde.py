@@ -1,0 +1,254 @@
+"""One submission through nbgrader's own autograde and feedback, in a private scratch course of its
+own (a copy of the module's gradebook entry and that one notebook), its kernel confined by
+tito.grading.sandbox. Runs in a worker process; never raises: every student gets results and a page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tito.build.export import reference_before
+from tito.build.release import CONFIG_FILE, nbgrader_api, nbgrader_config, nbgrader_environment, scratch_course
+from tito.course.cells import cell_exercise, is_graded, nbgrader_meta
+from tito.course.registry import Module
+from tito.course.verdict import ExerciseResult, Status, exercise_results, exercise_titles
+from tito.grading import pipelines
+from tito.grading.flags import Flag, flag_cells
+from tito.grading.limits import Limits
+from tito.grading.restore import restore_release
+from tito.grading.submissions import Submission
+
+
+@dataclass(frozen=True)
+class ModuleKit:
+    """What every grading of one module shares, prepared once per run."""
+
+    slug: str
+    module_number: int
+    template_gradebook: str  # a gradebook holding this module's assignment and nothing else
+    release: dict  # the released notebook, as nbgrader generates it now
+    locked_sources: dict  # grade_id -> source of each locked cell, hidden tests included
+    test_names: frozenset  # the functions the test cells define
+    earlier_reference: str
+    datasets: str
+    config_file: str
+    limits: Limits
+    sandboxed: bool
+
+    @property
+    def max_total(self) -> float:
+        return sum(float(nbgrader_meta(cell).get("points", 0)) for cell in self.release["cells"] if is_graded(cell))
+
+
+@dataclass
+class Outcome:
+    """One student's grading, as the pool hands it back."""
+
+    student: str
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    scores: dict = field(default_factory=dict)  # grade_id -> (score, max_score) as nbgrader recorded
+    error: str = ""  # why the submission could not be graded at all
+    notes: list[str] = field(default_factory=list)  # what was restored, timeouts, name matching
+    flags: list[Flag] = field(default_factory=list)
+    autograded: str = ""  # the graded notebook's JSON
+    feedback: str = ""  # the feedback page's HTML
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return sum(result.earned for result in self.exercises)
+
+
+def prepare(root: Path, module: Module, scratch: Path, limits: Limits, sandboxed: bool) -> ModuleKit:
+    """Release the module into a scratch course (its gradebook entry and its student notebook, fresh
+    from source_solutions/), and export the reference of the modules before it."""
+    from nbgrader.api import Gradebook
+
+    course = scratch_course(root, scratch / "release", [module])
+    release = json.loads(module.notebook(course).read_text(encoding="utf-8"))
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        cells = gradebook.find_notebook(module.slug, module.slug).source_cells
+        locked = {cell.name: cell.source for cell in cells if cell.locked}
+    graded = {nbgrader_meta(cell)["grade_id"] for cell in release["cells"] if is_graded(cell)}
+    tests = {
+        name
+        for grade_id, source in locked.items()
+        if grade_id in graded
+        for name in re.findall(r"^def\s+(\w+)", source, re.MULTILINE)
+    }
+    return ModuleKit(
+        slug=module.slug,
+        module_number=module.number,
+        template_gradebook=str(course / "gradebook.db"),
+        release=release,
+        locked_sources=locked,
+        test_names=frozenset(tests),
+        earlier_reference=str(reference_before(root, module)),
+        datasets=str(root / "datasets"),
+        config_file=str(root / CONFIG_FILE),
+        limits=limits,
+        sandboxed=sandboxed,
+    )
+
+
+def ungraded_results(release: dict, status: Status, reason: str) -> list[ExerciseResult]:
+    """A result of `status` for every exercise of the release: a submission that could not be graded."""
+    titles = exercise_titles(release)
+    return [
+        ExerciseResult(number, titles.get(number, ""), float(nbgrader_meta(cell).get("points", 0)), status, reason, 0.0)
+        for cell in release["cells"]
+        if is_graded(cell)
+        for number in [cell_exercise(cell) or nbgrader_meta(cell)["grade_id"]]
+    ]
+
+
+def grade_submission(kit: ModuleKit, submission: Submission, scratch: str) -> Outcome:
+    """Autograde and write feedback for one submission, in a private scratch course; never raises."""
+    started = time.perf_counter()
+    outcome = Outcome(submission.student, notes=[submission.warning] if submission.warning else [])
+    private = Path(tempfile.mkdtemp(prefix="student-", dir=scratch))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore"
+            )  # nbformat's notes on duplicated or missing cell ids: the restore step fixes both
+            _grade_into(kit, submission, private, outcome)
+    except Exception as error:  # our own failure, or nbgrader's: the student still gets a row and a page
+        outcome.error = outcome.error or f"grading failed: {type(error).__name__}: {error}"
+        outcome.notes.append(traceback.format_exc(limit=3).strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    if outcome.error:
+        mark_not_graded(kit, outcome)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def mark_not_graded(kit: ModuleKit, outcome: Outcome) -> None:
+    """Every exercise of an outcome that could not be graded is an error, and the page says why."""
+    outcome.exercises = ungraded_results(kit.release, Status.ERROR, outcome.error)
+    outcome.feedback = outcome.feedback or failure_page(kit.slug, outcome.student, outcome.error)
+
+
+def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: Outcome) -> None:
+    """The steps of grading one submission, in order; the first that fails sets `outcome.error`."""
+    notebook = read_submission(submission, outcome)
+    if notebook is None:
+        return
+    outcome.notes += restore_release(notebook, kit.release, kit.locked_sources)
+    outcome.flags = flag_cells(notebook, kit.release, set(kit.test_names))
+    write_private_course(kit, submission.student, notebook, private)
+    events_file = private / "events.jsonl"
+    api = nbgrader_api(private, confined_config(kit, private, events_file))
+    with nbgrader_environment():
+        result = api.autograde(kit.slug, submission.student, force=True, create=True)
+        if not result["success"]:
+            outcome.error = "nbgrader could not grade it: " + _last_error(
+                result.get("log", "") + result.get("error", "")
+            )
+            return
+        feedback = api.generate_feedback(kit.slug, submission.student, force=True)
+    if events_file.exists():
+        outcome.notes += [event for line in events_file.read_text().splitlines() for event in json.loads(line)]
+    read_back(kit, submission.student, private, feedback["success"], outcome)
+
+
+def read_submission(submission: Submission, outcome: Outcome) -> dict | None:
+    """The submission as JSON, or None (and why, in the outcome) when it is not a notebook."""
+    try:
+        notebook = json.loads(submission.notebook.read_text(encoding="utf-8"))
+        if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+            raise ValueError("it has no list of cells")
+    except (OSError, ValueError) as error:
+        outcome.error = f"the notebook could not be read ({error}): it is not a Jupyter notebook, or it is damaged"
+        return None
+    return notebook
+
+
+def write_private_course(kit: ModuleKit, student: str, notebook: dict, private: Path) -> None:
+    """The private course nbgrader grades in: the restored notebook in submitted/, a copy of the module's gradebook."""
+    import nbformat
+
+    folder = private / "submitted" / student / kit.slug
+    folder.mkdir(parents=True)
+    notebook.setdefault("metadata", {})
+    notebook["nbformat"], notebook["nbformat_minor"] = 4, max(5, int(notebook.get("nbformat_minor", 5)))
+    nbformat.write(nbformat.from_dict(notebook), str(folder / f"{kit.slug}.ipynb"))
+    shutil.copy2(kit.template_gradebook, private / "gradebook.db")
+
+
+def confined_config(kit: ModuleKit, private: Path, events_file: Path):
+    """The course's nbgrader configuration, pointed at the private course, with the confined pipeline."""
+    config = nbgrader_config(Path(kit.config_file).parent)
+    config.CourseDirectory.root = str(private)
+    config.CourseDirectory.db_url = f"sqlite:///{private / 'gradebook.db'}"
+    config.Autograde.autograde_preprocessors = pipelines.autograde(pipelines.CONFINED_EXECUTE)
+    config.GenerateFeedback.exporter_class = pipelines.FEEDBACK_EXPORTER
+    config.GuardedExecute.earlier_reference = kit.earlier_reference
+    config.GuardedExecute.datasets = kit.datasets
+    config.GuardedExecute.sandboxed = kit.sandboxed
+    config.GuardedExecute.limits = asdict(kit.limits)
+    config.GuardedExecute.events_file = str(events_file)
+    return config
+
+
+def read_back(kit: ModuleKit, student: str, private: Path, feedback_made: bool, outcome: Outcome) -> None:
+    """The graded notebook, its feedback page and nbgrader's scores, judged into the outcome."""
+    from nbgrader.api import Gradebook
+
+    graded = private / "autograded" / student / kit.slug / f"{kit.slug}.ipynb"
+    outcome.autograded = graded.read_text(encoding="utf-8")
+    page = private / "feedback" / student / kit.slug / f"{kit.slug}.html"
+    if feedback_made and page.exists():
+        outcome.feedback = page.read_text(encoding="utf-8")
+    with Gradebook(f"sqlite:///{private / 'gradebook.db'}") as gradebook:
+        graded_notebook = gradebook.find_submission_notebook(kit.slug, kit.slug, student)
+        outcome.scores = {
+            grade.name: (float(grade.auto_score or 0.0), float(grade.max_score)) for grade in graded_notebook.grades
+        }
+    scores = {grade_id: score for grade_id, (score, _) in outcome.scores.items()}
+    outcome.exercises = exercise_results(json.loads(outcome.autograded), kit.limits.cell_seconds, scores)
+    if not outcome.feedback:
+        outcome.feedback = failure_page(
+            kit.slug,
+            student,
+            "the feedback page could not be made; your grades are in the table below",
+            outcome.exercises,
+        )
+
+
+def _last_error(log: str) -> str:
+    """The exception that stopped nbgrader, from its log (its own summary line says only "see above")."""
+    lines = [line.strip() for line in log.strip().splitlines() if line.strip()]
+    raised = [
+        line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b", line) and "NbGraderException" not in line
+    ]
+    return (raised or lines or ["no log"])[-1][:300]
+
+
+def failure_page(slug: str, student: str, reason: str, exercises: list[ExerciseResult] | None = None) -> str:
+    """The feedback page of a submission whose grading failed: what happened and what to do."""
+    from html import escape
+
+    rows = "".join(
+        f"<tr><td>{escape(g.exercise)}</td><td>{g.earned:g} / {g.points:g}</td>"
+        f"<td>{escape(str(g.status))}</td><td>{escape(g.detail)}</td></tr>"
+        for g in exercises or []
+    )
+    table = (
+        f"<table><tr><th>exercise</th><th>points</th><th>status</th><th>reason</th></tr>{rows}</table>" if rows else ""
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(slug)}: {escape(student)}</title></head><body>"
+        f"<h1>{escape(slug)}: feedback for {escape(student)}</h1><p><strong>Your notebook could not be graded:</strong> {escape(reason)}.</p>"
+        f"<p>Open it in JupyterLab, run <code>tito test {escape(slug[:2])}</code>, fix what it reports and submit again; "
+        f"or ask your instructor, who has the details.</p>{table}</body></html>"
+    )
