@@ -24,8 +24,8 @@ c.Execute.interrupt_on_timeout = True
 
 # instructors only
 # (The students' copy of the course leaves out this part, and the grader it names.)
-from tito.build.release import CODE_STUB, RELEASE_PIPELINE  # noqa: E402
-from tito.grading import pipelines  # noqa: E402
+from tito.build.release import CODE_STUB, RELEASE_PIPELINE
+from tito.grading import pipelines
 
 # Release: stubs that name their exercise, e.g. NotImplementedError("Exercise 01.3: Tensor.__matmul__").
 c.ClearSolutions.code_stub = CODE_STUB

@@ -24,18 +24,18 @@ import os
 
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
-import copy  # noqa: E402
-import csv  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+import copy
+import csv
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -43,10 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from helpers import exercise_sources  # noqa: E402
 
 from tito.build.release import nbgrader_api, nbgrader_environment  # noqa: E402
-from tito.course.cells import (
-    nbgrader_meta,  # noqa: E402
-    read_notebook,  # noqa: E402
-)
+from tito.course.cells import nbgrader_meta, read_notebook  # noqa: E402
 from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, find_module, load_modules  # noqa: E402
 from tito.grading.sandbox import bubblewrap  # noqa: E402
 

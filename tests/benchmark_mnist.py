@@ -15,11 +15,11 @@ import os
 
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH, STEPS_PER_EPOCH = 64, 60000 // 64 + 1
@@ -85,7 +85,7 @@ def numpy_trainer(X, y, steps):
             p /= len(yb)
             d_hidden = (p @ W2.T) * (hidden > 0)
             grads = [xb.T @ d_hidden, d_hidden.sum(axis=0), active.T @ p, p.sum(axis=0)]
-            for param, v, g in zip(params, velocity, grads):
+            for param, v, g in zip(params, velocity, grads, strict=True):
                 v *= 0.9
                 v += g
                 param -= 0.05 * v

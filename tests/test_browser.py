@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from helpers import exercise_sources, exported_reference
@@ -298,7 +298,7 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     assert (course / "modules/01_tensor/01_tensor.ipynb").read_bytes() == released, (
         "saving an untouched notebook changed it"
     )
-    assert plugins(page, INSTRUCTOR_TOOLS + [NEWS]) == dict.fromkeys(INSTRUCTOR_TOOLS + [NEWS], False)
+    assert plugins(page, [*INSTRUCTOR_TOOLS, NEWS]) == dict.fromkeys([*INSTRUCTOR_TOOLS, NEWS], False)
     assert plugins(page, ["@jupyter/nbgrader:assignment-list"]) == {"@jupyter/nbgrader:assignment-list": True}
     assert page.get_by_text("Validate", exact=True).count() == 0, "students check their work with the check cell"
     # nbgrader's server side: the Formgrader is not there (404); the Assignments panel's handler is (400 without a course)
@@ -410,7 +410,7 @@ def test_a_student_with_every_module_done_runs_the_milestone(student_lab, course
 def test_an_instructor_sees_the_modules_in_the_formgrader(instructor_lab, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     notebook = Notebook(page, instructor_lab, "source_solutions/01_tensor/01_tensor.ipynb")
-    assert plugins(page, INSTRUCTOR_TOOLS + [NEWS]) == {**dict.fromkeys(INSTRUCTOR_TOOLS, True), NEWS: False}
+    assert plugins(page, [*INSTRUCTOR_TOOLS, NEWS]) == {**dict.fromkeys(INSTRUCTOR_TOOLS, True), NEWS: False}
     assert page.get_by_text("Validate", exact=True).count() >= 1
     notebook.shot("10-instructor-source-notebook")
     page.goto(f"{instructor_lab}/formgrader?token={TOKEN}")

@@ -14,11 +14,11 @@ class Box:
     def __init__(self, data) -> None:
         self.data = np.array(data, dtype=np.float32)
 
-    def __sub__(self, other: "Box") -> "Box":
+    def __sub__(self, other: Box) -> Box:
         self.data -= other.data  # the in-place bug
         return Box(self.data)
 
-    def __matmul__(self, other: "Box") -> "Box":
+    def __matmul__(self, other: Box) -> Box:
         inner = other.shape[-2]  # the bug: a 1-D right side has no second-to-last axis
         return Box(self.data @ other.data[:inner])
 

@@ -157,7 +157,7 @@ def test_manifest_malformed(tmp_path: Path) -> None:
 def test_manifest_without_entry(tmp_path: Path) -> None:
     root = mnist_copy(tmp_path)
     manifest = root / "mnist" / "SHA256SUMS"
-    manifest.write_text("".join(l for l in manifest.read_text().splitlines(True) if TRAIN_LABELS not in l))
+    manifest.write_text("".join(line for line in manifest.read_text().splitlines(True) if TRAIN_LABELS not in line))
     with pytest.raises(DatasetError, match=f"has no checksum for {TRAIN_LABELS}"):
         load_mnist(root)
 
@@ -199,7 +199,9 @@ def test_mnist_flipped_byte_in_data(tmp_path: Path) -> None:
     labels = bytearray(gzip.decompress((MNIST / TRAIN_LABELS).read_bytes()))
     labels[100] ^= 0x01
     (root / "mnist" / TRAIN_LABELS).write_bytes(gzip.compress(bytes(labels), mtime=0))
-    expected = next(l.split()[0] for l in (MNIST / "SHA256SUMS").read_text().splitlines() if l.endswith(TRAIN_LABELS))
+    expected = next(
+        line.split()[0] for line in (MNIST / "SHA256SUMS").read_text().splitlines() if line.endswith(TRAIN_LABELS)
+    )
     problems = [p for p in verify_datasets(root) if TRAIN_LABELS in p]
     assert len(problems) == 1
     assert (

@@ -294,7 +294,7 @@ def student_log(log: str, student: str) -> str:
 
 
 def test_every_submission_gets_exactly_its_expected_score_and_log_line(graded_class) -> None:
-    course, students, run, rows = graded_class
+    _, students, run, rows = graded_class
     totals: dict[str, float] = {}
     for row in rows:
         totals[row["student"]] = totals.get(row["student"], 0.0) + float(row["points"])
@@ -329,7 +329,7 @@ def test_statuses_name_what_happened(graded_class) -> None:
 
 
 def test_hostile_submissions_are_flagged_naming_the_cell_and_honest_ones_are_not(graded_class) -> None:
-    _, students, run, _ = graded_class
+    _, _, run, _ = graded_class
     for student in ("input_transformer", "detached_process", *hostile_sources(Path("/x"))):
         assert "flagged: code cell" in student_log(run.stdout, student) or "flagged: the code cell" in student_log(
             run.stdout, student
@@ -384,10 +384,12 @@ def test_no_process_a_submission_started_outlives_grading(graded_class) -> None:
 
 
 def test_a_second_grading_run_refuses_while_one_holds_the_lock(tmp_path: Path) -> None:
-    with grading_lock(tmp_path):
-        with pytest.raises(GradeLockBusy, match="another `tito grade` is running"):
-            with grading_lock(tmp_path):
-                pass
+    with (
+        grading_lock(tmp_path),
+        pytest.raises(GradeLockBusy, match="another `tito grade` is running"),
+        grading_lock(tmp_path),
+    ):
+        pass
 
 
 def test_file_names_are_matched_forgivingly() -> None:
@@ -400,7 +402,7 @@ def test_file_names_are_matched_forgivingly() -> None:
 def test_shards_split_the_class_deterministically_and_merge_back(tmp_path: Path) -> None:
     students = [f"student{i:03d}" for i in range(60)]
     shards = [[s for s in students if in_shard(s, (k, 3))] for k in (1, 2, 3)]
-    assert sorted(sum(shards, [])) == students and all(shards)
+    assert sorted(s for shard in shards for s in shard) == students and all(shards)
     paths = []
     for k, shard in enumerate(shards):
         path = tmp_path / f"shard{k}.csv"

@@ -40,7 +40,11 @@ def test_each_notebook_is_in_sync_with_its_jupytext_script() -> None:
         script = jupytext.read(notebook.with_suffix(".py"))
         saved = nbformat.read(str(notebook), as_version=4)
         pairs = list(
-            zip([(c.cell_type, c.source) for c in script.cells], [(c.cell_type, c.source) for c in saved.cells])
+            zip(
+                [(c.cell_type, c.source) for c in script.cells],
+                [(c.cell_type, c.source) for c in saved.cells],
+                strict=False,
+            )
         )
         assert len(script.cells) == len(saved.cells) and all(a == b for a, b in pairs), (
             f"{notebook.name} differs from {notebook.with_suffix('.py').name}: run `jupytext --sync {notebook.with_suffix('.py').name}`"

@@ -24,7 +24,7 @@ def test_registry_lists_the_eight_modules_in_order() -> None:
 def test_registry_matches_the_package_layout_in_api_md() -> None:
     rows = re.findall(r"^\| (\d\d_\w+) \| `([\w/.]+)` \| (.+?) \|$", API.read_text(), re.M)
     assert len(rows) == 8
-    for (slug, path, names), module in zip(rows, load_modules(ROOT)):
+    for (slug, path, names), module in zip(rows, load_modules(ROOT), strict=True):
         assert (module.slug, module.exports_to) == (slug, path)
         assert list(module.names) == re.findall(r"`(\w+)`", names)
 

@@ -215,7 +215,7 @@ def plot_confusion_and_mistakes(predicted: np.ndarray, labels: np.ndarray, image
     figure, axes = plt.subplots(2, 8, figsize=(10, 3))
     for axis in axes.flat:
         axis.axis("off")
-    for axis, index in zip(axes.flat, wrong):
+    for axis, index in zip(axes.flat, wrong, strict=False):
         axis.imshow(images[index], cmap="gray_r")
         axis.set_title(f"{labels[index]} read as {predicted[index]}", fontsize=8)
     figure.suptitle(

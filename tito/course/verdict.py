@@ -176,13 +176,14 @@ def _judge_failure(error: dict, number: str, exercise_cell: dict | None, timeout
     if name == "KeyboardInterrupt":
         failure = f"timed out (a cell may run at most {timeout:g} s): is there an endless loop?"
     elif name == "NotImplementedError" and value.startswith(STUB_PREFIX) and not own_stub:
-        failure = f"needs {value.split(':')[0]} first ({value})"
+        failure = f"needs {value.split(':', maxsplit=1)[0]} first ({value})"
     elif name in ("CheckFailed", "AssertionError") and value:
         failure = value  # a check's message already names the case, what came back and what was expected
     else:
         failure = f"{name}: {value}".strip()
+    remaining: list[str] = []
     if exercise_cell is None:
-        progress, remaining = (Progress.NOT_ATTEMPTED if own_stub else Progress.DONE), []
+        progress = Progress.NOT_ATTEMPTED if own_stub else Progress.DONE
     else:
         progress, remaining = stub_progress(exercise_cell)
     if progress is Progress.NOT_ATTEMPTED:

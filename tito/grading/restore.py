@@ -30,7 +30,7 @@ def restore_release(notebook: dict, release: dict, locked_sources: dict[str, str
         position = next((index for index, candidate in enumerate(released) if candidate is origin), None)
         if position is not None and position in matched:
             position = None  # a copy of a cell already seen: keep it as a plain cell
-        if position is None:
+        if position is None or origin is None:
             plain = copy.deepcopy(cell)
             plain.get("metadata", {}).pop("nbgrader", None)
             kept.append((None, plain))
@@ -59,7 +59,7 @@ def restore_release(notebook: dict, release: dict, locked_sources: dict[str, str
 
 
 def _restored(cell: dict, origin: dict, locked_sources: dict[str, str], notes: list[str], retagged: list[str]) -> dict:
-    name = nbgrader_meta(origin).get("grade_id") or origin.get("id")
+    name = str(nbgrader_meta(origin).get("grade_id") or origin.get("id"))
     restored = copy.deepcopy(cell)
     if restored.get("metadata") != origin.get("metadata"):
         if restored.get("metadata", {}).get("tags") != origin.get("metadata", {}).get("tags"):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -90,8 +91,8 @@ def sandbox_prefix(
         "/tmp",
     ]  # before the binds: it would hide those under /tmp
     command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", HOME, "--chdir", HOME]
-    for folder in readable:
-        command += ["--ro-bind", str(folder), str(folder)]
+    for path in readable:
+        command += ["--ro-bind", str(path), str(path)]
     if datasets is not None and datasets.is_dir():
         command += ["--ro-bind", str(datasets.resolve()), DATA]
     command += ["--bind", str(kernel_folder), str(kernel_folder)]
@@ -124,7 +125,7 @@ def kernel_environment(earlier_reference: Path, datasets: str | None, home: str)
 class ConfinedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command runs under `prefix` (the limits, then the sandbox)."""
 
-    prefix: list[str] = []
+    prefix: list[str]  # set before the kernel starts
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return self.prefix + super().format_kernel_cmd(extra_arguments)
@@ -173,11 +174,14 @@ def runs_under_grading(cell: dict) -> bool:
 
 async def _responsive(client: NotebookClient, seconds: float) -> bool:
     """Whether the kernel answers a kernel_info request within `seconds` (it queues behind a running cell)."""
-    msg_id = client.kc.kernel_info()
+    kc = client.kc
+    if not isinstance(kc, AsyncKernelClient):  # no kernel client: the kernel is gone
+        return False
+    msg_id = kc.kernel_info()
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         try:
-            reply = await client.kc.get_shell_msg(timeout=left)
+            reply = await kc.get_shell_msg(timeout=left)
         except Exception:
             return False
         if reply.get("parent_header", {}).get("msg_id") == msg_id:
@@ -295,6 +299,10 @@ def execute_confined(
             ip=str(kernel_folder / "ipc"),
             connection_file=str(kernel_folder / "connection.json"),
         )
+        if manager.kernel_spec is None:
+            raise OSError(
+                "there is no python3 Jupyter kernel to grade with: `python -m ipykernel install --sys-prefix`"
+            )
         manager.kernel_spec.interrupt_mode = "message"  # SIGINT cannot cross into the sandbox's own PID namespace
         manager.prefix, start = _kernel_start(program, kernel_folder, earlier_reference, datasets, limits)
         with open(kernel_folder / "kernel.log", "w") as kernel_log:  # the kernel's own start-up chatter

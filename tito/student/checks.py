@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -140,7 +141,7 @@ def check_close(actual: Any, expected: Any, what: str, atol: float = 1e-6, rtol:
 def check_tensor(
     value: Any,
     expected: Any,
-    tensor_type: type,
+    tensor_type: Any,  # the notebook's own Tensor class
     what: str,
     dtype: Any = None,
     atol: float = 1e-6,
@@ -208,7 +209,7 @@ def numeric_gradient(function: Callable[[], float], array: np.ndarray, eps: floa
 
 
 def check_backward(
-    tensor_type: type,
+    tensor_type: Any,  # the notebook's own Tensor class
     operation: Callable[..., Any],
     arrays: list[Any],
     what: str,

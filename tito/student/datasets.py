@@ -29,6 +29,8 @@ def data_module(path: Path = DATA_MODULE, name: str = "_tito_course_data") -> Mo
                 "Restore it with `git checkout -- tinytorch/data/loader.py`, or run `tito export` after opening Module 08."
             )
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{path} cannot be loaded as a Python module")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:

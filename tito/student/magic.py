@@ -208,9 +208,13 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     if blank_export_marker not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(blank_export_marker)
     shell.events.register("pre_run_cell", state.record)
-    shell.register_magic_function(lambda line: tito_export(state, line), magic_kind="line", magic_name="tito_export")
-    shell.register_magic_function(lambda line: tito_test(state, line), magic_kind="line", magic_name="tito_test")
-    shell.register_magic_function(tito_setup, magic_kind="line", magic_name="tito_setup")
+    shell.magics_manager.register_function(
+        lambda line: tito_export(state, line), magic_kind="line", magic_name="tito_export"
+    )
+    shell.magics_manager.register_function(
+        lambda line: tito_test(state, line), magic_kind="line", magic_name="tito_test"
+    )
+    shell.magics_manager.register_function(tito_setup, magic_kind="line", magic_name="tito_setup")
 
 
 def unload_ipython_extension(shell: InteractiveShell) -> None:

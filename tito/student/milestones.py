@@ -102,7 +102,7 @@ def run_one(notebook: Path, env: dict[str, str]) -> MilestoneRun:
     target = notebook.parent / EXECUTED_DIR / notebook.name
     target.parent.mkdir(exist_ok=True)
     nbformat.write(nbformat.from_dict(executed), str(target))
-    errors = [error for cell in executed["cells"] if (error := first_error(cell))]
+    errors = [found for cell in executed["cells"] if (found := first_error(cell))]
     error = f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else None
     figures = json.loads(result_file.read_text()) if result_file.exists() else None
     return MilestoneRun(notebook, target, seconds, figures, error)
