@@ -31,17 +31,7 @@
 import time
 
 import numpy as np
-from mlp_milestone import (
-    TRAINED,
-    LiveProgress,
-    check_library,
-    plot_confusion_and_mistakes,
-    plot_hidden_weights,
-    plot_history,
-    predictions,
-    verdict,
-    which_tinytorch,
-)
+from mlp_milestone import TRAINED, LiveProgress, check_library, plot_confusion_and_mistakes, plot_hidden_weights, plot_history, predictions, verdict, which_tinytorch
 
 print("tinytorch:", which_tinytorch())
 check_library()  # names the exercise to finish if a piece is missing, instead of failing deep inside training
