@@ -6,7 +6,7 @@ import re
 
 from nbgrader.preprocessors import ClearSolutions
 
-from tito.course.cells import exercise_id, stub_message
+from tito.course.cells import cell_exercise, stub_message
 
 EXERCISE_PLACEHOLDER = "{exercise}"
 _DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
@@ -47,7 +47,7 @@ class ClearSolutionsNamingExercises(ClearSolutions):
         if cell.cell_type != "code":
             return super()._replace_solution_region(cell, language)
         lines = cell.source.split("\n")
-        number = exercise_id(cell.metadata.get("nbgrader", {}).get("grade_id", ""))
+        number = cell_exercise(cell)
         names = [
             enclosing_name(lines[:index]) or "?"
             for index, line in enumerate(lines)

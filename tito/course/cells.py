@@ -132,7 +132,8 @@ def stub_progress(exercise_cell: dict) -> tuple[Progress, list[str]]:
     number = cell_exercise(exercise_cell) or ""
     remaining = remaining_stubs(exercise_cell, number)
     released = exercise_cell.get("metadata", {}).get("tito", {}).get("stubs")
-    untouched = bool(remaining) and unchanged_since_release(exercise_cell)
+    released_checksum = nbgrader_meta(exercise_cell).get("checksum") is not None
+    untouched = bool(remaining) and released_checksum and unchanged_since_release(exercise_cell)
     every_stub_left = bool(released) and sorted(remaining) == sorted(released)
     if untouched or every_stub_left:
         return Progress.NOT_ATTEMPTED, remaining

@@ -13,3 +13,6 @@ COURSE_ROOT_ENV = "TITO_COURSE_ROOT"
 # anyone's package there, and the magics stay quiet.
 EXPORT_ENV = "TITO_EXPORT"
 EXPORT_SKIP = "skip"
+# The datasets' folder, for the library's own loaders (Module 08's given code reads the same name:
+# the library needs numpy only, so it cannot import this file; tests/test_datasets.py checks they agree).
+DATA_ENV = "TINYTORCH_DATA"

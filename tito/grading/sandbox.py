@@ -35,7 +35,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 import tito
 from tito.course.cells import first_error, is_code, is_graded
-from tito.course.settings import EXPORT_ENV, EXPORT_SKIP
+from tito.course.settings import DATA_ENV, EXPORT_ENV, EXPORT_SKIP
 from tito.course.verdict import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT
 from tito.grading.limits import Limits
 
@@ -118,7 +118,7 @@ def kernel_environment(earlier_reference: Path, datasets: str | None, home: str)
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
     if datasets is not None:
-        environment["TINYTORCH_DATA"] = datasets
+        environment[DATA_ENV] = datasets
     return environment
 
 

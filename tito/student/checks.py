@@ -233,42 +233,62 @@ def check_backward(
         wide = [np.array(array, dtype=np.float64) for array in arrays]
         tensors = [tensor_type(array, requires_grad=position in wrt) for position, array in enumerate(wide)]
         output = evaluate(lambda: operation(*tensors), what, hint)
-        node = getattr(output, "grad_fn", None)
-        if node is None:
-            raise _fail(
-                what,
-                "recorded no graph node (output.grad_fn is None)",
-                "the operation's Function must be registered, and recorded when an input requires grad",
-            )
+        node = _recorded_node(output, what)
         upstream = np.random.default_rng(0).normal(size=output.shape)
-        gradients = evaluate(lambda: node.backward(upstream.copy()), f"{what}: backward", hint)
-        if not isinstance(gradients, tuple) or len(gradients) > len(node.inputs):
-            raise _fail(
-                f"{what}: backward",
-                f"returned {type(gradients).__name__} {str(gradients)[:80]}; expected a tuple of up to {len(node.inputs)} gradients, one per input (None where no gradient is needed)",
-                hint,
-            )
-        gradients = gradients + (None,) * (len(node.inputs) - len(gradients))
+        gradients = _node_gradients(node, upstream, what, hint)
+
+        def weighted_output() -> float:
+            return float((np.asarray(operation(*tensors).data, dtype=np.float64) * upstream).sum())
+
         for position in wrt:
-            tensor = tensors[position]
-            slots = [slot for slot, argument in enumerate(node.inputs) if argument is tensor]
-            parts = [gradients[slot] for slot in slots if gradients[slot] is not None]
-            got = None if not parts else parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
             name = f"{what}: the gradient of input {position}"
-            if got is None:
-                raise _fail(name, "is None, but this input requires grad", hint)
-            got = np.asarray(getattr(got, "data", got))
-            if got.shape != tensor.shape:
-                raise _fail(
-                    name,
-                    f"got shape {got.shape}; expected {tensor.shape}, the input's own shape",
-                    hint or "sum over the axes that broadcasting added (unbroadcast)",
-                )
-
-            def weighted_output() -> float:
-                return float((np.asarray(operation(*tensors).data, dtype=np.float64) * upstream).sum())
-
-            expected = numeric_gradient(weighted_output, tensor.data)
+            got = _gradient_of(tensors[position], node, gradients, name, hint)
+            expected = numeric_gradient(weighted_output, tensors[position].data)
             check_close(got, expected, name, atol=atol, rtol=rtol, hint=hint)
     finally:
         tensor_type.float_dtype = previous
+
+
+def _recorded_node(output: Any, what: str) -> Any:
+    node = getattr(output, "grad_fn", None)
+    if node is None:
+        raise _fail(
+            what,
+            "recorded no graph node (output.grad_fn is None)",
+            "the operation's Function must be registered, and recorded when an input requires grad",
+        )
+    return node
+
+
+def _node_gradients(node: Any, upstream: np.ndarray, what: str, hint: str) -> tuple:
+    """The node's own backward(upstream): one gradient (or None) per input."""
+    gradients = evaluate(lambda: node.backward(upstream.copy()), f"{what}: backward", hint)
+    if not isinstance(gradients, tuple) or len(gradients) > len(node.inputs):
+        raise _fail(
+            f"{what}: backward",
+            f"returned {type(gradients).__name__} {str(gradients)[:80]}; expected a tuple of up to "
+            f"{len(node.inputs)} gradients, one per input (None where no gradient is needed)",
+            hint,
+        )
+    return gradients + (None,) * (len(node.inputs) - len(gradients))
+
+
+def _gradient_of(tensor: Any, node: Any, gradients: tuple, name: str, hint: str) -> np.ndarray:
+    """The gradient the node gives `tensor`: the sum over every slot it fills (`a * a` fills two)."""
+    parts = [
+        gradient
+        for argument, gradient in zip(node.inputs, gradients, strict=True)
+        if argument is tensor and gradient is not None
+    ]
+    if not parts:
+        raise _fail(name, "is None, but this input requires grad", hint)
+    got = np.asarray(getattr(parts[0], "data", parts[0]))
+    for part in parts[1:]:
+        got = got + np.asarray(getattr(part, "data", part))
+    if got.shape != tensor.shape:
+        raise _fail(
+            name,
+            f"got shape {got.shape}; expected {tensor.shape}, the input's own shape",
+            hint or "sum over the axes that broadcasting added (unbroadcast)",
+        )
+    return got
