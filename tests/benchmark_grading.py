@@ -24,7 +24,6 @@ import os
 
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
-import copy
 import csv
 import json
 import random
@@ -40,11 +39,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers import exercise_sources  # noqa: E402
+from helpers import answered, exercise_sources, make_course  # noqa: E402
 
 from tito.build.release import nbgrader_api, nbgrader_environment  # noqa: E402
 from tito.course.cells import nbgrader_meta, read_notebook  # noqa: E402
-from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, find_module, load_modules  # noqa: E402
+from tito.course.registry import SOURCE_DIR, Module, find_module, load_modules  # noqa: E402
 from tito.grading.sandbox import bubblewrap  # noqa: E402
 
 HONEST = ("full", "partial", "blank")
@@ -97,13 +96,10 @@ def submission(
     release: dict, answers: dict[str, str], points: dict[str, float], kind: str, rng: random.Random
 ) -> tuple[dict, str, float | None]:
     """A student's notebook of `kind`, made from the release: (notebook, what is broken, expected total)."""
-    notebook = copy.deepcopy(release)
     order = list(answers)
-    answered = {"full": order, "broken": order, "partial": order[: len(order) // 2], "blank": []}[kind]
-    for cell in notebook["cells"]:
-        if nbgrader_meta(cell).get("grade_id") in answered:
-            cell["source"] = answers[nbgrader_meta(cell)["grade_id"]]
-    expected = sum(points[grade_id.replace("ex_", "test_", 1)] for grade_id in answered) if kind in HONEST else None
+    done = {"full": order, "broken": order, "partial": order[: len(order) // 2], "blank": []}[kind]
+    notebook = answered(release, {grade_id: answers[grade_id] for grade_id in done})
+    expected = sum(points[grade_id.replace("ex_", "test_", 1)] for grade_id in done) if kind in HONEST else None
     if kind != "broken":
         return notebook, "", expected
     middle = order[len(order) // 2]
@@ -119,18 +115,6 @@ def submission(
     )
     notebook["cells"].insert(at + 1, code_cell("student-scratch", 'raise RuntimeError("my own check, left in")'))
     return notebook, f"a RuntimeError cell after test of {middle}", None
-
-
-def scratch_course(parent: Path, name: str) -> Path:
-    """A copy of the course's sources (no package, no gradebook), as the tests make one."""
-    course = parent / name
-    course.mkdir()
-    for file in ("modules.toml", "nbgrader_config.py"):
-        shutil.copy2(ROOT / file, course / file)
-    for folder in (SOURCE_DIR, RELEASE_DIR):
-        shutil.copytree(ROOT / folder, course / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
-    return course
 
 
 def write_submissions(courses: list[Path], module: Module, students: list[tuple[str, str]], seed: int) -> list[Student]:
@@ -280,7 +264,7 @@ def main() -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="tito-bench-grading-"))
     try:
-        stock_course, tito_course = scratch_course(scratch, "stock"), scratch_course(scratch, "tito")
+        stock_course, tito_course = make_course(scratch / "stock"), make_course(scratch / "tito")
         logs = scratch / "logs"
         logs.mkdir()
         started = time.perf_counter()

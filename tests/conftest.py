@@ -1,14 +1,15 @@
-"""Shared fixtures: the real course folder, and scratch copies of it to change freely."""
+"""Shared fixtures: the real course folder, the reference, and scratch copies of the course to change freely."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, exported_reference
+from helpers import ROOT, copy_course, exported_reference, make_course
 
+from tito.build.release import release
 from tito.course.registry import SOURCE_DIR, Module
+from tito.grading.sandbox import bubblewrap
 from tito.student.testing import run_notebook
 
 
@@ -36,14 +37,34 @@ def executed_solution(reference_path: str):
     return executed
 
 
-@pytest.fixture
-def scratch_course(tmp_path: Path) -> Path:
-    """A copy of the course's sources (no package, no gradebook) in a temporary folder."""
-    course = tmp_path / "course"
-    course.mkdir()
-    for name in ("modules.toml", "nbgrader_config.py"):
-        shutil.copy2(ROOT / name, course / name)
-    for folder in ("source_solutions", "modules"):
-        shutil.copytree(ROOT / folder, course / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
+@pytest.fixture(scope="session")
+def released_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The course released once through nbgrader in a scratch folder (source_solutions/, modules/ and
+    the gradebook), shared by the tests that release, grade, exchange or browse: copy it
+    (`copy_course`) before changing it."""
+    course = make_course(tmp_path_factory.mktemp("released") / "course", folders=(SOURCE_DIR,))
+    release(course)
     return course
+
+
+@pytest.fixture
+def scratch_course(released_course: Path, tmp_path: Path) -> Path:
+    """A private copy of the released course (no package yet) to change freely."""
+    return copy_course(released_course, tmp_path / "course")
+
+
+# Fixtures that start kernels or release a course: a test that uses one is in the slow tier.
+SLOW_FIXTURES = {"executed_solution", "released_course", "scratch_course", "reference_path"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    no_sandbox = pytest.mark.skip(reason="bubblewrap is not installed (.ci/run installs it)")
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("sandbox") and bubblewrap() is None:
+            item.add_marker(no_sandbox)
+
+
+# tests/reference imports the reference `tinytorch`: it runs in an interpreter of its own (test_reference.py).
+collect_ignore = ["reference"]

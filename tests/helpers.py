@@ -4,15 +4,17 @@ commands run them."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
+import shutil
 from pathlib import Path
 
 from tito.build.export import export, package_root
-from tito.build.release import nbgrader_api, nbgrader_config, nbgrader_environment
-from tito.course.cells import cell_source, nbgrader_meta
-from tito.course.registry import SOURCE_DIR
+from tito.build.release import CONFIG_FILE, nbgrader_api, nbgrader_config, nbgrader_environment
+from tito.course.cells import cell_source, nbgrader_meta, read_notebook
+from tito.course.registry import REGISTRY_FILE, RELEASE_DIR, SOURCE_DIR, Module
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +24,45 @@ def exported_reference() -> Path:
     """The reference package, exported from source_solutions/ once per test run."""
     export(ROOT, SOURCE_DIR)
     return package_root(ROOT, SOURCE_DIR)
+
+
+def make_course(destination: Path, folders: tuple[str, ...] = (SOURCE_DIR, RELEASE_DIR)) -> Path:
+    """A scratch course at `destination`: the registry, nbgrader's configuration and `folders` copied
+    from this course, its datasets linked (Module 08 and the milestones read them)."""
+    destination.mkdir(parents=True)
+    for name in (REGISTRY_FILE, CONFIG_FILE):
+        shutil.copy2(ROOT / name, destination / name)
+    for folder in folders:
+        skipped = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "executed", "trained")
+        shutil.copytree(ROOT / folder, destination / folder, ignore=skipped)
+    (destination / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
+    return destination
+
+
+def copy_course(course: Path, destination: Path) -> Path:
+    """A private copy of a scratch course, to change freely (its datasets stay a link)."""
+    shutil.copytree(course, destination, symlinks=True)
+    return destination
+
+
+def reference_answers(module: Module) -> dict[str, str]:
+    """{grade_id: source} of the module's exercise cells as the solution notebook has them."""
+    return exercise_sources(read_notebook(module.notebook(ROOT, SOURCE_DIR)))
+
+
+def released_notebook(module: Module, course: Path = ROOT) -> dict:
+    return read_notebook(module.notebook(course, RELEASE_DIR))
+
+
+def answered(notebook: dict, answers: dict[str, str]) -> dict:
+    """A copy of the notebook whose exercise cells named in `answers` ({grade_id: source}) hold those
+    answers, as a student would have typed them; the other cells stay as they are."""
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook["cells"]:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if nbgrader_meta(cell).get("solution") and grade_id in answers:
+            cell["source"] = answers[grade_id]
+    return notebook
 
 
 def write_notebook(path: Path, sources: list[str]) -> Path:

@@ -18,12 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import exercise_sources, exported_reference
+from helpers import ROOT, copy_course, exercise_sources, exported_reference, reference_answers
 
-from tito.build.release import release
 from tito.course.cells import read_notebook
+from tito.course.registry import find_module, load_modules
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 TOKEN = "tinytorch-browser-test"
@@ -57,7 +56,10 @@ if (
     MISSING and os.environ.get("TITO_BROWSER_TESTS") == "required"
 ):  # CI sets it: there, a skip would hide a broken install
     pytest.fail(f"the browser tests need {' and '.join(MISSING)}", pytrace=False)
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"the browser tests need {' and '.join(MISSING)}")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(bool(MISSING), reason=f"the browser tests need {' and '.join(MISSING)}"),
+]
 
 
 def free_port() -> int:
@@ -67,25 +69,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A scratch copy of the course, released (the gradebook the Formgrader lists)."""
-    course = tmp_path_factory.mktemp("browser") / "course"
-    course.mkdir()
-    for name in ("modules.toml", "nbgrader_config.py"):
-        (course / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(
-        [
-            "cp",
-            "-r",
-            *(str(ROOT / folder) for folder in ("source_solutions", "modules", "tinytorch", "milestones")),
-            str(course),
-        ],
-        check=True,
-    )
-    for generated in ("executed", "trained"):
-        shutil.rmtree(course / "milestones" / "03_1986_mlp" / generated, ignore_errors=True)
-    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
-    release(course)
+def course(released_course: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the released course (the gradebook the Formgrader lists), with the starting package
+    and the milestones, as the instructor's course holds them."""
+    course = copy_course(released_course, tmp_path_factory.mktemp("browser") / "course")
+    skipped = shutil.ignore_patterns("__pycache__", "executed", "trained")
+    for folder in ("tinytorch", "milestones"):
+        shutil.copytree(ROOT / folder, course / folder, ignore=skipped)
     return course
 
 
@@ -317,7 +307,7 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     ), stub
     notebook.shot("02-stub-names-the-exercise", "test-01-1")
 
-    answer = exercise_sources(read_notebook(ROOT / "source_solutions/01_tensor/01_tensor.ipynb"))["ex_01_1"]
+    answer = reference_answers(find_module(load_modules(ROOT), "01"))["ex_01_1"]
     notebook.type_into("ex-01-1", answer)
     assert notebook.source("ex-01-1").strip() == answer.strip()
     assert "Error" not in notebook.run("ex-01-1")
@@ -361,7 +351,7 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     notebook.shot("06-exported", "export")
 
     # The other ten exercises, typed in; save; Run All: every test passes, and the check gives 20/20
-    answers = exercise_sources(read_notebook(ROOT / "source_solutions/01_tensor/01_tensor.ipynb"))
+    answers = reference_answers(find_module(load_modules(ROOT), "01"))
     for number in range(2, 12):
         notebook.type_into(f"ex-01-{number}", answers[f"ex_01_{number}"])
     page.keyboard.press("Control+S")

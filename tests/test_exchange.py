@@ -14,17 +14,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import exercise_sources
+from helpers import ROOT, answered, copy_course, reference_answers
 from nbgrader.api import Gradebook
 
-from tito.course.cells import nbgrader_meta, read_notebook
-from tito.course.registry import SOURCE_DIR, find_module, load_modules
-from tito.grading.sandbox import bubblewrap
+from tito.course.cells import nbgrader_meta
+from tito.course.registry import find_module, load_modules
 
-ROOT = Path(__file__).resolve().parent.parent
 MODULE = find_module(load_modules(ROOT), "01")
 COURSE_ID = "tinytorch"
-pytestmark = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.sandbox
 
 # What each student does to the notebook they fetched: the last exercise they answer (0: none).
 STUDENTS = {"ada": 99, "blaise": 0, "carl": 4}
@@ -48,24 +46,9 @@ def exercise_number(grade_id: str) -> int:
     return int(grade_id.rsplit("_", 1)[1])
 
 
-def answered(notebook: dict, answers: dict[str, str], upto: int) -> dict:
-    """The notebook with exercises 01.1 .. 01.<upto> answered, as a student would type them."""
-    for cell in notebook["cells"]:
-        grade_id = nbgrader_meta(cell).get("grade_id", "")
-        if grade_id in answers and exercise_number(grade_id) <= upto:
-            cell["source"] = answers[grade_id]
-    return notebook
-
-
-def test_release_fetch_submit_collect_and_grade_through_the_exchange(tmp_path: Path) -> None:
-    # The course, as the instructor keeps it: modules/ is released already. (Neither release_assignment
-    # nor collect reads the gradebook; `tito grade` enters the module into it.)
-    course = tmp_path / "course"
-    course.mkdir()
-    for name in ("modules.toml", "nbgrader_config.py"):
-        (course / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(["cp", "-r", str(ROOT / "source_solutions"), str(ROOT / "modules"), str(course)], check=True)
-    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
+def test_release_fetch_submit_collect_and_grade_through_the_exchange(released_course: Path, tmp_path: Path) -> None:
+    # The course, as the instructor keeps it: modules/ is released already.
+    course = copy_course(released_course, tmp_path / "course")
 
     # The hub's shared settings: one system-wide nbgrader_config.py naming the exchange, which every
     # user's nbgrader reads (JUPYTER_CONFIG_PATH stands in for /etc/jupyter here).
@@ -89,7 +72,7 @@ def test_release_fetch_submit_collect_and_grade_through_the_exchange(tmp_path: P
 
     # The students, side by side: each in their own home, with their own Jupyter folders and nbgrader
     # cache. A hub knows them by their login name; here everyone is the same OS user, so `--student` names them.
-    answers = exercise_sources(read_notebook(MODULE.notebook(ROOT, SOURCE_DIR)))
+    answers = reference_answers(MODULE)
 
     def student_works(student: str, upto: int) -> dict:
         home = tmp_path / f"home_{student}"
@@ -107,7 +90,9 @@ def test_release_fetch_submit_collect_and_grade_through_the_exchange(tmp_path: P
         nbgrader("fetch_assignment", MODULE.slug, "--course", COURSE_ID, cwd=home, env=env)
         path = home / MODULE.slug / MODULE.notebook_name
         fetched = json.loads(path.read_text())
-        path.write_text(json.dumps(answered(json.loads(json.dumps(fetched)), answers, upto), indent=1))
+        path.write_text(
+            json.dumps(answered(fetched, {g: a for g, a in answers.items() if exercise_number(g) <= upto}), indent=1)
+        )
         nbgrader("submit", MODULE.slug, "--course", COURSE_ID, "--student", student, cwd=home, env=env)
         return fetched
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import exercise_sources
+from helpers import ROOT, answered, copy_course, reference_answers, released_notebook
 from nbgrader.api import Gradebook
 
 from tito.course.cells import cell_source, nbgrader_meta, read_notebook
@@ -20,19 +20,17 @@ from tito.course.registry import SOURCE_DIR, find_module, load_modules
 from tito.errors import GradeLockBusy
 from tito.grading.grade import grading_lock
 from tito.grading.results import merge_csvs
-from tito.grading.sandbox import bubblewrap
 from tito.grading.submissions import in_shard, student_from_file_name
 
-ROOT = Path(__file__).resolve().parent.parent
 MODULE = find_module(load_modules(ROOT), "01")
-pytestmark = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.sandbox
 
 
 def released() -> dict:
-    return read_notebook(MODULE.notebook(ROOT))
+    return released_notebook(MODULE)
 
 
-ANSWERS = exercise_sources(read_notebook(MODULE.notebook(ROOT, SOURCE_DIR)))
+ANSWERS = reference_answers(MODULE)
 POINTS = {
     nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
     for c in released()["cells"]
@@ -41,19 +39,20 @@ POINTS = {
 FULL = sum(POINTS.values())
 
 
+def exercise_number(grade_id: str) -> int:
+    return int(grade_id.rsplit("_", 1)[1])
+
+
 def points_up_to(last: int) -> float:
     """The points of exercises 01.1 .. 01.<last>."""
-    return sum(points for grade_id, points in POINTS.items() if int(grade_id.rsplit("_", 1)[1]) <= last)
+    return sum(points for grade_id, points in POINTS.items() if exercise_number(grade_id) <= last)
 
 
 def filled(upto: int = 99) -> dict:
     """The release with exercises 01.1 .. 01.<upto> answered."""
-    notebook = released()
-    for cell in notebook["cells"]:
-        grade_id = nbgrader_meta(cell).get("grade_id", "")
-        if grade_id in ANSWERS and int(grade_id.rsplit("_", 1)[1]) <= upto:
-            cell["source"] = ANSWERS[grade_id]
-    return notebook
+    return answered(
+        released(), {grade_id: answer for grade_id, answer in ANSWERS.items() if exercise_number(grade_id) <= upto}
+    )
 
 
 def code(source: str) -> dict:
@@ -243,14 +242,9 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory: pytest.TempPathFactory):
+def graded_class(released_course: Path, tmp_path_factory: pytest.TempPathFactory):
     """One `tito grade 01 --from class` run over the whole class; returns (course, class, log, csv rows)."""
-    course = tmp_path_factory.mktemp("class") / "course"
-    course.mkdir()
-    for name in ("modules.toml", "nbgrader_config.py"):
-        (course / name).write_bytes((ROOT / name).read_bytes())
-    subprocess.run(["cp", "-r", str(ROOT / "source_solutions"), str(ROOT / "modules"), str(course)], check=True)
-    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
+    course = copy_course(released_course, tmp_path_factory.mktemp("class") / "course")
     subprocess.run(
         [sys.executable, "-m", "tito.cli", "export", "--reference"], cwd=course, check=True, capture_output=True
     )

@@ -11,11 +11,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import autograde, exercise_sources, validate
+from helpers import (
+    ROOT,
+    answered,
+    autograde,
+    copy_course,
+    exercise_sources,
+    reference_answers,
+    released_notebook,
+    validate,
+)
 from nbgrader.api import Gradebook
 
 from tito.build.export import export, reference_before
-from tito.build.release import release
 from tito.course.cells import cell_source, nbgrader_meta, read_notebook
 from tito.course.registry import SOURCE_DIR, Module, load_modules
 from tito.grading.grade import grade_class
@@ -23,7 +31,6 @@ from tito.grading.limits import Limits
 from tito.grading.sandbox import bubblewrap
 from tito.grading.submissions import collect
 
-ROOT = Path(__file__).resolve().parent.parent
 MODULES = [m for m in load_modules(ROOT) if m.notebook(ROOT, SOURCE_DIR).exists()]
 IDS = [m.slug for m in MODULES]
 # nbgrader's own handling of tampered notebooks does not depend on the module's content: it is
@@ -42,18 +49,9 @@ def points_of(notebook: dict) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A scratch course with every module released through nbgrader (and its gradebook)."""
-    course = tmp_path_factory.mktemp("grading") / "course"
-    course.mkdir()
-    for name in ("modules.toml", "nbgrader_config.py"):
-        shutil.copy2(ROOT / name, course / name)
-    shutil.copytree(
-        ROOT / "source_solutions", course / "source_solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
-    )
-    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)  # Module 08 loads the course's data
-    release(course)
-    return course
+def course(released_course: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the released course (and its gradebook) that this file's submissions go into."""
+    return copy_course(released_course, tmp_path_factory.mktemp("grading") / "course")
 
 
 def submit(course: Path, module: Module, student: str, notebook: dict) -> None:
@@ -63,17 +61,13 @@ def submit(course: Path, module: Module, student: str, notebook: dict) -> None:
 
 
 def released(course: Path, module: Module) -> dict:
-    return read_notebook(module.notebook(course))
+    return released_notebook(module, course)
 
 
 def filled_in(course: Path, module: Module, grade_ids: set[str]) -> dict:
     """The released notebook with the solution cells of `grade_ids` completed as a student would."""
-    answers = exercise_sources(read_notebook(module.notebook(course, SOURCE_DIR)))
-    notebook = released(course, module)
-    for cell in notebook["cells"]:
-        if nbgrader_meta(cell).get("grade_id") in grade_ids:
-            cell["source"] = answers[nbgrader_meta(cell)["grade_id"]]
-    return notebook
+    answers = reference_answers(module)
+    return answered(released(course, module), {grade_id: answers[grade_id] for grade_id in grade_ids})
 
 
 def every_exercise(course: Path, module: Module) -> set[str]:

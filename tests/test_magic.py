@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import write_notebook
+from helpers import ROOT, write_notebook
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from nbclient import NotebookClient
@@ -19,8 +19,6 @@ from nbclient.exceptions import CellExecutionError
 from tito.build.export import export
 from tito.course.cells import cell_source, read_notebook
 from tito.student.magic import blank_export_marker
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_headless(folder: Path, sources: list[str], allow_errors: bool = False) -> nbformat.NotebookNode:
@@ -40,6 +38,7 @@ def test_marker_line_is_blanked_keeping_line_numbers() -> None:
     assert blank_export_marker(["x = 1\n"]) == ["x = 1\n"]
 
 
+@pytest.mark.slow
 def test_export_cell_runs_like_a_plain_cell_and_its_errors_fail_it(tmp_path: Path) -> None:
     sources = [
         "%load_ext tito.student.magic",
@@ -54,6 +53,7 @@ def test_export_cell_runs_like_a_plain_cell_and_its_errors_fail_it(tmp_path: Pat
     assert notebook.cells[1].outputs[0]["data"]["text/plain"] == "42", "the cell's result displays as usual"
 
 
+@pytest.mark.slow
 def test_traceback_points_at_the_cells_own_line(tmp_path: Path) -> None:
     notebook = run_headless(
         tmp_path, ["%load_ext tito.student.magic", "%%export\nx = 1\nraise ValueError('line three')"], allow_errors=True
@@ -118,6 +118,7 @@ def test_export_magic_does_nothing_in_headless_runs_or_elsewhere(
     assert not (course / "tinytorch").exists()
 
 
+@pytest.mark.slow
 def test_unsaved_edits_are_noticed_through_the_kernel_protocol(course: Path) -> None:
     """As JupyterLab does it: each execute_request carries the cell's id in its metadata."""
     from jupyter_client.manager import start_new_kernel
@@ -238,6 +239,7 @@ def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.slow
 def test_setup_cell_names_the_fix_when_the_kernel_lacks_the_course(tmp_path: Path) -> None:
     """A kernel whose Python has no tito (the wrong kernel, or the course not installed): the setup
     cell's own first lines say what to do, before `%load_ext tito.student.magic` could fail."""

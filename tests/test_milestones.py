@@ -8,16 +8,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import jupytext
 import nbformat
 import numpy as np
 import pytest
+from helpers import ROOT
 
 from tito.student.milestones import EXECUTED_DIR, TRAINED_DIR, library_problem, milestone_notebooks, run_milestone
 
-ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "milestones" / "03_1986_mlp"
 SHORT = {
     "01_rumelhart_tinydigits": "01_tinydigits",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from tito.build.release import release_differences
 from tito.course.cells import cell_source, exercise_id, read_notebook
@@ -13,7 +13,6 @@ from tito.course.registry import RELEASE_DIR, SOURCE_DIR, load_modules
 from tito.course.verdict import HEADING, exercise_results
 from tito.student.testing import run_notebook
 
-ROOT = Path(__file__).resolve().parent.parent
 MODULES = [m for m in load_modules(ROOT) if m.notebook(ROOT, SOURCE_DIR).exists()]
 IDS = [m.slug for m in MODULES]
 
@@ -87,6 +86,7 @@ def test_exercise_ids_and_points_agree_everywhere(module) -> None:
     assert sum(headings.values()) == module.points, "modules.toml points must equal the notebook's total"
 
 
+@pytest.mark.slow
 def test_released_modules_are_in_sync_with_their_sources() -> None:
     assert release_differences(ROOT) == [], "run `tito release` and commit modules/"
 

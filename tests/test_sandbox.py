@@ -4,17 +4,16 @@ kernel can see and reach, its caps, and how a runaway cell is stopped without lo
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import ROOT
 
 from tito.course.verdict import NOT_RUN, REWRITTEN, TIMED_OUT
 from tito.grading.limits import Limits
-from tito.grading.sandbox import bubblewrap, execute_confined
+from tito.grading.sandbox import execute_confined
 
-ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap is not installed (.ci/run installs it)")
+pytestmark = pytest.mark.sandbox
 
 
 def cell(source: str, graded: bool = False) -> nbformat.NotebookNode:

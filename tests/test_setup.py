@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import yaml
-from helpers import readme_commands
+from helpers import ROOT, readme_commands
 from packaging.requirements import Requirement
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def pinned(requirements: list[str]) -> dict[str, str]:
@@ -47,9 +44,12 @@ def test_readme_has_a_student_path_and_an_instructor_path_whose_test_command_ci_
         ".venv/bin/tito lab",
         ".venv/bin/tito test 01",
     ], "tests/test_student_copy.py runs exactly these in a student's copy"
-    assert "pytest" in instructor[0] and "tito test 01 --solution" in instructor[1]
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert instructor[0] in ci.splitlines()
+    install, lint, test = instructor[:3]
+    assert "pip install -e '.[test]'" in install and "ruff" in lint and "mypy" in lint and test.endswith("-m pytest")
+    assert "tito test 01 --solution" in instructor[4]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert all(line in ci for line in (install, lint, test)), "CI runs the README's commands, word for word"
+    assert ci.index(install) < ci.index(lint) < ci.index(test)
     assert (
         readme.index("<!-- instructors only -->")
         < readme.index(instructor[0])

@@ -15,12 +15,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import readme_commands
+from helpers import ROOT, readme_commands
 
 from tito.build.student_copy import leaks, make_student_copy, secret_lines
 from tito.errors import StudentCopyError
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
 INSTRUCTORS_ONLY = ("source_solutions", "tests", ".ci", "autograded", ".tito", "gradebook.db")
 
 

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import exercise_sources
+from helpers import ROOT, answered, reference_answers, released_notebook
 
-from tito.course.cells import exercise_id, nbgrader_meta, read_notebook
-from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, find_module, load_modules
+from tito.course.cells import exercise_id
+from tito.course.registry import SOURCE_DIR, Module, find_module, load_modules
 from tito.course.verdict import ExerciseResult, exercise_results
 from tito.student.testing import run_notebook
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -1333,21 +1331,14 @@ RIGHT_ANSWERS = [
 
 def solutions(module: Module) -> dict[str, str]:
     """{exercise: reference source} of the exercise cells of the module's source notebook."""
-    return {
-        exercise_id(grade_id): source
-        for grade_id, source in exercise_sources(read_notebook(module.notebook(ROOT, SOURCE_DIR))).items()
-    }
+    return {exercise_id(grade_id): source for grade_id, source in reference_answers(module).items()}
 
 
 def notebook_with(module: Module, answers: dict[str, str], folder: Path) -> Path:
     """The module's released notebook with each exercise cell replaced by the given answer."""
-    notebook = read_notebook(module.notebook(ROOT, RELEASE_DIR))
-    for cell in notebook["cells"]:
-        meta = nbgrader_meta(cell)
-        if meta.get("solution") and exercise_id(meta["grade_id"]) in answers:
-            cell["source"] = answers[exercise_id(meta["grade_id"])]
+    by_grade_id = {"ex_" + number.replace(".", "_"): source for number, source in answers.items()}
     path = folder / module.notebook_name
-    path.write_text(json.dumps(notebook))
+    path.write_text(json.dumps(answered(released_notebook(module), by_grade_id)))
     return path
 
 
