@@ -71,6 +71,13 @@ def is_locked(cell: dict) -> bool:
     return bool(nbgrader_meta(cell).get("locked"))
 
 
+def is_demonstration(cell: dict) -> bool:
+    """A released cell that demonstrates, not grades (ids `sys-...` and `demo-...`, no nbgrader metadata:
+    the systems-thinking timings, the training demos). Grading skips them: nothing graded depends on
+    them, and they cost seconds."""
+    return str(cell.get("id", "")).startswith(("sys-", "demo-")) and "nbgrader" not in cell.get("metadata", {})
+
+
 def first_error(cell: dict) -> dict | None:
     """The first error output of an executed cell, if it raised."""
     return next((output for output in cell.get("outputs", []) if output.get("output_type") == "error"), None)

@@ -34,7 +34,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 import tito
-from tito.course.cells import first_error, is_code, is_graded
+from tito.course.cells import first_error, is_code, is_demonstration, is_graded
 from tito.course.settings import DATA_ENV, EXPORT_ENV, EXPORT_SKIP
 from tito.course.verdict import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT
 from tito.grading.limits import Limits
@@ -42,8 +42,6 @@ from tito.grading.limits import Limits
 SYSTEM_FOLDERS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 HOME = "/home/student"
 DATA = "/datasets"
-# Cells that demonstrate, not grade (systems-thinking timings, training demos): not run under grading.
-UNGRADED_PREFIXES = ("sys-", "demo-")
 
 
 @functools.lru_cache(maxsize=1)
@@ -163,15 +161,6 @@ def _error_output(name: str, message: str) -> dict:
     return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
 
-def runs_under_grading(cell: dict) -> bool:
-    """Demonstration cells (systems-thinking timings, training demos) released without nbgrader
-    metadata are skipped when grading: nothing graded depends on them, and they cost seconds."""
-    if not is_code(cell):
-        return False
-    released_demo = str(cell.get("id", "")).startswith(UNGRADED_PREFIXES) and "nbgrader" not in cell.get("metadata", {})
-    return not released_demo
-
-
 async def _responsive(client: NotebookClient, seconds: float) -> bool:
     """Whether the kernel answers a kernel_info request within `seconds` (it queues behind a running cell)."""
     kc = client.kc
@@ -272,7 +261,7 @@ async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, sta
     run = _Run(client, manager, limits, deadline=time.monotonic() + limits.notebook_seconds)
     async with client.async_setup_kernel(**start):
         for index, cell in enumerate(notebook.cells):
-            if runs_under_grading(cell):
+            if is_code(cell) and not is_demonstration(cell):
                 await run.cell(index, cell)
     return run.events
 
