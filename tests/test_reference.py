@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import ROOT
 
+OPTIONS = ["-q", "-p", "no:cacheprovider", "-rfEs", "-n", "0"]  # one process: it is one test of this suite
+
 
 @pytest.mark.slow
 def test_the_reference_passes_its_own_checks(reference_path: str, tmp_path: Path) -> None:
@@ -18,7 +20,7 @@ def test_the_reference_passes_its_own_checks(reference_path: str, tmp_path: Path
     # run from elsewhere: `python -m` puts its working folder first on the path, and the course's own
     # folder holds the students' starting tinytorch
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "tests" / "reference"), "-q", "-p", "no:cacheprovider", "-rfEs"],
+        [sys.executable, "-m", "pytest", str(ROOT / "tests" / "reference"), *OPTIONS],
         cwd=tmp_path,
         env=environment,
         capture_output=True,
