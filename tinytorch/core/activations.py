@@ -7,16 +7,17 @@
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor, apply
+from tinytorch.core.tensor import Operation, Tensor, apply
 
 __all__ = ["Activation", "Step", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
 
 
-class Activation:
+class Activation(Operation, base=True):
     """What every activation shares: `activation(x)` checks that x is a Tensor and returns forward(x).
 
-    forward runs through Module 01's `apply`, under the class's name ("ReLU"): Module 05 hooks
-    each activation's backward rule in there, so forward stays the one definition of the math.
+    forward runs through Module 01's `apply`, as the operation named by the class ("ReLU"): Module 05
+    hooks each activation's backward rule in there, so forward stays the one definition of the math.
+    A subclass that keeps its parent's forward keeps its parent's rule too.
     """
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -25,7 +26,7 @@ class Activation:
                 f"{type(self).__name__} expects a Tensor, got a {type(x).__name__}: "
                 f"wrap the numbers first, {type(self).__name__}()(Tensor(...))."
             )
-        return apply(type(self).__name__, type(self).forward, self, x)
+        return apply(type(self), type(self).forward, self, x)
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__}.forward")

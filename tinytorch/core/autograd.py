@@ -14,10 +14,11 @@ then visits the graph from the output to the leaves, calling each node's `backwa
 import numpy as np
 
 from tinytorch.core.activations import Sigmoid, Softmax
-from tinytorch.core.tensor import GRAD_RULES, Tensor, _unwrap, add_to_class
+from tinytorch.core.tensor import EVERY_OTHER, GRAD_RULES, OPERATIONS, Tensor, _unwrap, add_to_class
 
 __all__ = [
-    "GradMode", "Function", "differentiates", "unbroadcast", "topological_order", "no_grad", "gradcheck", "GradcheckError",
+    "GradMode", "Function", "differentiates", "no_gradient", "unbroadcast", "topological_order", "no_grad", "gradcheck",
+    "GradcheckError",
 ]
 
 
@@ -63,11 +64,11 @@ class Function:
         needs_grad = tuple(isinstance(value, Tensor) and value.requires_grad for value in args)
         if not any(needs_grad):
             return forward(*args, **kwargs)
-        GradMode.enabled = False  # the operations inside forward are covered by this one node
+        previous, GradMode.enabled = GradMode.enabled, False  # the operations inside forward are covered by this one node
         try:
             output = forward(*args, **kwargs)
         finally:
-            GradMode.enabled = True
+            GradMode.enabled = previous
         output.requires_grad = True
         output.grad_fn = cls(args, kwargs, output.data, needs_grad)
         return output
@@ -76,8 +77,19 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+def check_operations(names: tuple) -> None:
+    """Refuse to register a rule for a name no operation has: a typo would leave the real one without."""
+    unknown = [name for name in names if name not in OPERATIONS]
+    if unknown:
+        raise ValueError(
+            f"no operation is called {', '.join(map(repr, unknown))}: rules are registered by an operation's name, "
+            "such as 'Tensor.__mul__' or 'ReLU' (tinytorch.core.tensor.OPERATIONS lists them all)"
+        )
+
+
 def differentiates(*names: str):
     """Register the decorated Function subclass as the backward rule of the named operations."""
+    check_operations(names)
 
     def register(cls):
         for name in names:
@@ -85,6 +97,49 @@ def differentiates(*names: str):
         return cls
 
     return register
+
+
+class NoGradient(Function):
+    """The rule of an operation declared to have no gradient: it is recorded, and a gradient that
+    reaches it is an error that says so, not a gradient silently lost."""
+
+    operation, reason = "", ""
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        raise RuntimeError(f"the gradient reached {self.operation}, which has none: {self.reason}")
+
+
+def no_gradient(*names: str, reason: str) -> None:
+    """Declare the named operations to have no gradient, and why."""
+    check_operations(names)
+    for name in names:
+        GRAD_RULES[name] = type(f"NoGradient[{name}]", (NoGradient,), {"operation": name, "reason": reason})
+
+
+class Unregistered(Function):
+    """The rule of every operation without one of its own (GRAD_RULES[EVERY_OTHER]): it runs the
+    operation, and raises when the gradient would be lost, that is when an input requires grad and
+    the floating result does not (a result built from recorded operations carries its own graph)."""
+
+    @classmethod
+    def apply(cls, forward, *args, **kwargs):
+        output = forward(*args, **kwargs)
+        lost = (
+            GradMode.enabled
+            and isinstance(output, Tensor)
+            and output.dtype.kind == "f"
+            and not output.requires_grad
+            and any(isinstance(value, Tensor) and value.requires_grad for value in args)
+        )
+        if lost:
+            raise RuntimeError(
+                f"{forward.__qualname__} has no backward rule, so its result would not carry the gradient of its inputs: "
+                "register one with @differentiates(...), or declare it with no_gradient(..., reason=...) if it has none"
+            )
+        return output
+
+
+GRAD_RULES[EVERY_OTHER] = Unregistered
 
 
 # %% modules/05_autograd/05_autograd.ipynb, cell 6 (id ex-05-1)
@@ -105,6 +160,17 @@ class Add(Function):
 
     def backward(self, grad: np.ndarray) -> tuple:
         return tuple(unbroadcast(grad, value.shape) if needs else None for value, needs in zip(self.inputs, self.needs_grad))
+
+
+@differentiates("Tensor.broadcast_to")
+class BroadcastTo(Function):
+    """x.broadcast_to(shape): the copies' gradients summed back into x (the inverse of broadcasting)."""
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        return (unbroadcast(grad, self.inputs[0].shape),) + (None,) * (len(self.inputs) - 1)
+
+
+no_gradient("Step", reason="its slope is 0 wherever it is defined, so nothing could learn through it (use Sigmoid or ReLU)")
 
 
 # %% modules/05_autograd/05_autograd.ipynb, cell 12 (id ex-05-2)
@@ -382,14 +448,14 @@ def topological_order(root: Tensor) -> list:
 
 
 # %% modules/05_autograd/05_autograd.ipynb, cell 45 (id ex-05-12)
-@add_to_class(Tensor)
+@add_to_class(Tensor, operation=False)  # runs the graph; it is not a step of one
 def backward(self, grad=None) -> None:
     """Add d self / d leaf to leaf.grad for every leaf that requires grad, visiting the graph
     from self to the leaves (reverse topological order). grad: dL/dself, default ones for a scalar."""
     # TODO: check and set the starting gradient; then for each tensor of topological_order(self),
     # pop its gradient; a node sends shares to its inputs (added up in a dict by id); a leaf
     # accumulates into .grad.
-    raise NotImplementedError("Exercise 05.12: Tensor.backward")
+    raise NotImplementedError("Exercise 05.12: backward")
 
 
 # %% modules/05_autograd/05_autograd.ipynb, cell 48 (id ex-05-13)

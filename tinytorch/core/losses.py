@@ -8,7 +8,7 @@
 import numpy as np
 
 from tinytorch.core.activations import LogSoftmax
-from tinytorch.core.tensor import Tensor, apply
+from tinytorch.core.tensor import Operation, Tensor, apply
 
 __all__ = ["Loss", "L1Loss", "MSELoss", "one_hot", "class_indices", "cross_entropy_per_example", "CrossEntropyLoss", "BCEWithLogitsLoss"]
 
@@ -29,17 +29,17 @@ def check_same_shape(loss: str, prediction: Tensor, target: Tensor) -> None:
         raise ValueError(f"{loss}: the batch is empty (shape {prediction.shape}); a mean over no examples is undefined.")
 
 
-class Loss:
+class Loss(Operation, base=True):
     """What every loss shares: loss_fn(prediction, target) returns forward(prediction, target), a scalar Tensor.
 
-    forward runs through Module 01's `apply` under the class's name ("MSELoss"), where Module 05
-    hooks in each loss's backward rule.
+    forward runs through Module 01's `apply` as the operation named by the class ("MSELoss"), where
+    Module 05 hooks in each loss's backward rule (a subclass that keeps its parent's forward keeps its rule).
     """
 
     def __call__(self, prediction: Tensor, target) -> Tensor:
         if not isinstance(prediction, Tensor):
             raise TypeError(f"{type(self).__name__}: the prediction must be a Tensor (the network's output), got a {type(prediction).__name__}.")
-        return apply(type(self).__name__, type(self).forward, self, prediction, target)
+        return apply(type(self), type(self).forward, self, prediction, target)
 
     def forward(self, prediction: Tensor, target) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__}.forward")

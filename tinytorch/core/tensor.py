@@ -10,31 +10,65 @@ import functools
 
 import numpy as np
 
-__all__ = ["Tensor", "add_to_class", "apply", "GRAD_RULES"]
+__all__ = ["Tensor", "add_to_class", "apply", "GRAD_RULES", "OPERATIONS", "Operation"]
 
 #: Backward rules by operation name ("Tensor.__mul__", "ReLU", ...). Empty until Module 05
 #: (Autograd) registers one rule per operation; `apply` consults it.
 GRAD_RULES: dict = {}
+#: The key of the rule for every operation that has none of its own (Module 05 puts a guard there).
+EVERY_OTHER = "*"
+#: The name of every operation `apply` can run: each Tensor method added with add_to_class
+#: ("Tensor.__mul__"), each activation and loss class ("ReLU"). Module 05 registers rules only for these.
+OPERATIONS: set = set()
 
 
-def apply(name: str, forward, *args, **kwargs):
-    """Run the operation called `name`: forward(*args, **kwargs). Every operation passes here.
+def apply(operation, forward, *args, **kwargs):
+    """Run `operation`: forward(*args, **kwargs). Every operation passes here.
 
+    operation: a name ("Tensor.__mul__"), or an activation's or loss's class (ReLU), whose rule is
+    its own or, for a subclass that keeps its parent's forward, its parent's.
     Until Module 05 this only calls `forward`. Module 05 registers a backward rule per operation
     name in GRAD_RULES; the rule then runs the same `forward` and records it in the graph.
     One forward per operation (yours, from this module), one backward (Module 05's).
     """
-    rule = GRAD_RULES.get(name)
+    rule = find_rule(operation)
     if rule is None:
         return forward(*args, **kwargs)
     return rule.apply(forward, *args, **kwargs)
 
 
-def add_to_class(cls):
+def find_rule(operation):
+    """The backward rule of `operation` (a name or a class), or the rule for every other operation."""
+    if isinstance(operation, str):
+        rule = GRAD_RULES.get(operation)
+    else:
+        rule = None
+        for cls in operation.__mro__:
+            if cls.__name__ in GRAD_RULES:
+                rule = GRAD_RULES[cls.__name__]
+                break
+            if "forward" in vars(cls):  # a forward of its own: a parent's rule does not describe it
+                break
+    return rule if rule is not None else GRAD_RULES.get(EVERY_OTHER)
+
+
+class Operation:
+    """The base of the classes whose objects are operations (activations, losses): each subclass's
+    name is an operation, in OPERATIONS, except a base declared with `base=True` (Activation, Loss)."""
+
+    def __init_subclass__(cls, base: bool = False, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if not base:
+            OPERATIONS.add(cls.__name__)
+
+
+def add_to_class(cls, operation: bool = True):
     """Attach the decorated function to `cls` as a method, so a class can grow cell by cell.
 
-    Works for functions and properties. A method runs through `apply` under the name
-    "Class.method" (e.g. "Tensor.__add__"), the one point where Module 05 hooks in gradients.
+    Works for functions and properties. On a class that dispatches its operations (Tensor), a
+    method runs through `apply` under the name "Class.method" (e.g. "Tensor.__add__"), the one
+    point where Module 05 hooks in gradients; a method that is no operation (`operation=False`:
+    __repr__, backward) and any method of another class is attached as it is.
     The `def` also binds its name where it is written, so when that name is a Python built-in
     (`sum`, `max`) the decorator hands back the built-in: defining the method `Tensor.sum` does
     not hide Python's `sum` from the code around it.
@@ -44,15 +78,20 @@ def add_to_class(cls):
         if isinstance(member, property):
             name = member.fget.__name__
             setattr(cls, name, member)
-        else:
+        elif operation and getattr(cls, "dispatches_operations", False):
             name = member.__name__
-            operation = f"{cls.__name__}.{name}"
+            called = f"{cls.__name__}.{name}"
+            member.__qualname__ = called  # tracebacks and messages name it as the method it now is
+            OPERATIONS.add(called)
 
             @functools.wraps(member)
             def method(*args, **kwargs):
-                return apply(operation, member, *args, **kwargs)
+                return apply(called, member, *args, **kwargs)
 
             setattr(cls, name, method)
+        else:
+            name = member.__name__
+            setattr(cls, name, member)
         return getattr(builtins, name, member)
 
     return attach
@@ -77,6 +116,9 @@ class Tensor:
     # The operation that made this tensor (a node of the computation graph), recorded from
     # Module 05 on; None for a tensor made directly from numbers.
     grad_fn = None
+
+    # The methods add_to_class attaches run through `apply`: Module 05 records them in the graph.
+    dispatches_operations = True
 
     def __init__(self, data, requires_grad: bool = False) -> None:
         """Wrap a copy of `data` as a Tensor.
@@ -395,7 +437,7 @@ def log(self) -> Tensor:
 
 
 # %% modules/01_tensor/01_tensor.ipynb, cell 46 (id ex-01-11)
-@add_to_class(Tensor)
+@add_to_class(Tensor, operation=False)  # a string, not a tensor: no operation
 def __repr__(self) -> str:
     """How a Tensor prints: Tensor(<values>[, shape=(...)][, requires_grad=True]).
 
@@ -404,4 +446,4 @@ def __repr__(self) -> str:
     """
     # TODO: format the values with np.array2string (separator ", ", prefix "Tensor(", threshold 20,
     # edgeitems 3); add ", shape=..." when self.size > 20 and ", requires_grad=True" when set.
-    raise NotImplementedError("Exercise 01.11: Tensor.__repr__")
+    raise NotImplementedError("Exercise 01.11: __repr__")
