@@ -24,11 +24,11 @@ c.Execute.interrupt_on_timeout = True
 
 # instructors only
 # (The students' copy of the course leaves out this part, and the grader it names.)
-from tito.build.release import CODE_STUB, RELEASE_PIPELINE
+from tito.build.release import NBGRADER_CODE_STUB, RELEASE_PIPELINE
 from tito.grading import pipelines
 
 # Release: stubs that name their exercise, e.g. NotImplementedError("Exercise 01.3: Tensor.__matmul__").
-c.ClearSolutions.code_stub = CODE_STUB
+c.ClearSolutions.code_stub = NBGRADER_CODE_STUB
 c.GenerateAssignment.preprocessors = RELEASE_PIPELINE
 
 # Autograde: restore deleted or edited test cells, survive copy-pasted locked cells; the kernels may

@@ -1,4 +1,4 @@
-"""tito.checks: the messages test cells fail with name the case, the mistake and what was expected."""
+"""tito.student.checks: the messages test cells fail with name the case, the mistake and what was expected."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sandbox a graded kernel runs in (tito.sandbox), on one small notebook run once: what the
+"""The sandbox a graded kernel runs in (tito.grading.sandbox), on one small notebook run once: what the
 kernel can see and reach, its caps, and how a runaway cell is stopped without losing the rest."""
 
 from __future__ import annotations

@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import NoReturn
 
-from tito.build.export import Freshness, differences, export, module_freshness, package_root
+from tito.build.export import differences, export, package_root
 from tito.build.release import release, release_differences
 from tito.build.student_copy import is_student_copy, make_student_copy
-from tito.course.cells import read_notebook
 from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, course_root, find_module, load_modules
 from tito.course.settings import CELL_SECONDS
-from tito.course.verdict import ExerciseResult, Status, exercise_results
-from tito.errors import GradingError, NotebookError, NotInStudentCopy, RegistryError, TitoError
-from tito.student.testing import exercises_attempted, format_report, run_notebook
+from tito.course.verdict import Status, exercise_results
+from tito.errors import GradingError, NotInStudentCopy, RegistryError, TitoError
+from tito.student.status import save_results, status_lines
+from tito.student.testing import format_report, run_notebook
 
-RESULTS_DIR = Path(".tito") / "results"
 HAS_GRADER = importlib.util.find_spec("tito.grading") is not None  # a students' copy has no grader
 
 
@@ -118,7 +116,7 @@ def cmd_test(args: argparse.Namespace, root: Path) -> int:
     print(format_report(results))
     print(f"({time.perf_counter() - started:.1f} s)")
     if not args.solution:
-        _save_results(root, module.slug, notebook, results)
+        save_results(root, module.slug, notebook, results)
     missing = module.points - sum(result.points for result in results)
     if missing > 0:
         print(
@@ -129,51 +127,9 @@ def cmd_test(args: argparse.Namespace, root: Path) -> int:
     return 0 if results and missing <= 0 and passed else 1
 
 
-def _save_results(root: Path, slug: str, notebook: Path, results: list[ExerciseResult]) -> None:
-    folder = root / RESULTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    passed = sum(result.status is Status.PASSED for result in results)
-    record = {"notebook_mtime": notebook.stat().st_mtime, "passed": passed, "total": len(results)}
-    (folder / f"{slug}.json").write_text(json.dumps(record))
-
-
 def cmd_status(args: argparse.Namespace, root: Path) -> int:
-    print(f"{'module':<18} {'attempted':<11} {'passing':<22} exported")
-    for module in load_modules(root):
-        print(f"{module.slug:<18} " + " ".join(_status_row(root, module)))
+    print("\n".join(status_lines(root)))
     return 0
-
-
-def _status_row(root: Path, module: Module) -> list[str]:
-    """A module's columns in `tito status`: exercises attempted, tests passing, exported."""
-    notebook = module.notebook(root, RELEASE_DIR)
-    if not notebook.exists():
-        return [f"{'-':<11}", f"{'-':<22}", "not released yet"]
-    try:
-        saved = read_notebook(notebook)
-    except NotebookError as error:
-        return [f"{'?':<11}", f"{'?':<22}", f"cannot read the notebook: {error}"]
-    done, exercises = exercises_attempted(saved)
-    return [f"{f'{done}/{exercises}':<11}", f"{_passing(root, module, notebook):<22}", _exported(root, module, saved)]
-
-
-def _passing(root: Path, module: Module, notebook: Path) -> str:
-    """What the last `tito test` found, and whether the notebook changed since."""
-    record_path = root / RESULTS_DIR / f"{module.slug}.json"
-    if not record_path.exists():
-        return f"run `tito test {module.number:02d}`"
-    record = json.loads(record_path.read_text())
-    fresh = record["notebook_mtime"] == notebook.stat().st_mtime
-    return f"{record['passed']}/{record['total']}" + ("" if fresh else " (edited since)")
-
-
-def _exported(root: Path, module: Module, saved: dict) -> str:
-    try:
-        state = module_freshness(root, module, saved)
-    except NotebookError as error:
-        return f"cannot export: {error}"
-    said = {Freshness.IN_DATE: "yes", Freshness.MISSING: "no", Freshness.OUT_OF_DATE: "out of date: run `tito export`"}
-    return said[state]
 
 
 def cmd_doctor(args: argparse.Namespace, root: Path) -> int:

@@ -6,9 +6,8 @@ import re
 
 from nbgrader.preprocessors import ClearSolutions
 
-from tito.course.cells import cell_exercise, stub_message
+from tito.course.cells import STUB_PLACEHOLDER, cell_exercise, is_code, mark_stubs, stub_message
 
-EXERCISE_PLACEHOLDER = "{exercise}"
 _DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
 _CLASS = re.compile(r"^(\s*)class\s+(\w+)")
 _ADD_TO_CLASS = re.compile(r"^\s*@add_to_class\((\w+)\)")
@@ -44,7 +43,7 @@ class ClearSolutionsNamingExercises(ClearSolutions):
     """
 
     def _replace_solution_region(self, cell, language):
-        if cell.cell_type != "code":
+        if not is_code(cell):
             return super()._replace_solution_region(cell, language)
         lines = cell.source.split("\n")
         number = cell_exercise(cell)
@@ -55,7 +54,7 @@ class ClearSolutionsNamingExercises(ClearSolutions):
         ]
         replaced = super()._replace_solution_region(cell, language)
         for name in names:
-            cell.source = cell.source.replace(EXERCISE_PLACEHOLDER, stub_message(number or "?", name), 1)
+            cell.source = cell.source.replace(STUB_PLACEHOLDER, stub_message(number or "?", name), 1)
         if names:
-            cell.metadata["tito"] = {"stubs": names}
+            mark_stubs(cell, names)
         return replaced

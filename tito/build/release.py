@@ -16,13 +16,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from tito.course.cells import CODE_STUB
 from tito.course.registry import REGISTRY_FILE, RELEASE_DIR, SOURCE_DIR, Module, load_modules
 from tito.course.settings import EXPORT_ENV, EXPORT_SKIP
 from tito.errors import NbgraderError
 
 CONFIG_FILE = "nbgrader_config.py"
-# A stub raises NotImplementedError("Exercise 01.3: Tensor.__matmul__"); `{exercise}` is filled in per region.
-CODE_STUB = {"python": 'raise NotImplementedError("{exercise}")'}
+# A stub raises NotImplementedError("Exercise 01.3: Tensor.__matmul__"), filled in per region (course.cells).
+NBGRADER_CODE_STUB = {"python": CODE_STUB}
 # nbgrader's own generate_assignment pipeline, with the stub step replaced by one that names the exercise.
 RELEASE_PIPELINE = [
     "nbgrader.preprocessors.IncludeHeaderFooter",

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tito.course.cells import cell_source, read_notebook
+from tito.course.cells import SECRET_KINDS, cell_source, read_notebook
 from tito.course.registry import RELEASE_DIR, SOURCE_DIR
 from tito.errors import StudentCopyError
 
@@ -29,8 +29,8 @@ INSTRUCTORS_ONLY = {
     ".md": re.compile(r"\n?<!-- instructors only -->.*?<!-- end instructors only -->\n?", re.S),
     ".py": re.compile(r"\n?# instructors only\n.*?# end instructors only\n?", re.S),
 }
-SECRET_REGIONS = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+SECRET_REGIONS = re.compile(r"### BEGIN (" + "|".join(SECRET_KINDS) + r")\n(.*?)### END \1", re.S)
+MARKERS = tuple(f"### {edge} {kind}" for kind in SECRET_KINDS for edge in ("BEGIN", "END"))
 
 
 def is_student_copy(root: Path) -> bool:

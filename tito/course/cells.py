@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import json
 import re
-from enum import Enum
+from enum import Enum, auto
 from pathlib import Path
 
 from tito.errors import NotebookError
 
 EXPORT_MARKER = "%%export"
-HIDDEN_TESTS_MARKER = "### BEGIN HIDDEN TESTS"
+# The regions of a source notebook that never reach a student: `### BEGIN SOLUTION` ... `### END SOLUTION`.
+SECRET_KINDS = ("SOLUTION", "HIDDEN TESTS")
+HIDDEN_TESTS_MARKER = f"### BEGIN {SECRET_KINDS[1]}"
+# A released stub: raise NotImplementedError("Exercise 01.3: Tensor.__matmul__"). The release fills
+# STUB_PLACEHOLDER in CODE_STUB with stub_message(exercise, name), and lists the cell's stubs in
+# its metadata (mark_stubs), so that reports tell "not attempted" from "partly done".
 STUB_PREFIX = "Exercise "
-# A released stub line: raise NotImplementedError("Exercise 01.3: Tensor.__matmul__")
-STUB_LINE = re.compile(r'raise NotImplementedError\("Exercise (\d+\.\d+): ([^"]*)"\)')
-STUB_RAISED = re.compile(r"^Exercise (\d+)\.(\d+): (.+)$")  # the message of that error
+STUB_PLACEHOLDER = "{exercise}"
+CODE_STUB = f'raise NotImplementedError("{STUB_PLACEHOLDER}")'
+STUB_LINE = re.compile(r'raise NotImplementedError\("' + STUB_PREFIX + r'(\d+\.\d+): ([^"]*)"\)')
+STUB_RAISED = re.compile("^" + STUB_PREFIX + r"(\d+)\.(\d+): (.+)$")  # the message of that error
 _MARKDOWN_HEADING = re.compile(r"^#+\s+(.+?)\s*$", re.MULTILINE)
 
 
@@ -66,9 +72,19 @@ def is_exercise(cell: dict) -> bool:
     return is_code(cell) and bool(nbgrader_meta(cell).get("solution"))
 
 
+def is_markdown(cell: dict) -> bool:
+    return cell.get("cell_type") == "markdown"
+
+
 def is_locked(cell: dict) -> bool:
     """A cell the release locked: the tests and the given code."""
     return bool(nbgrader_meta(cell).get("locked"))
+
+
+def defines_code(cell: dict) -> bool:
+    """A code cell that defines what later cells use: an exercise, or a locked cell of given code."""
+    meta = nbgrader_meta(cell)
+    return is_code(cell) and bool(meta.get("solution") or (meta.get("locked") and not meta.get("grade")))
 
 
 def is_demonstration(cell: dict) -> bool:
@@ -108,6 +124,16 @@ def cell_exercise(cell: dict) -> str | None:
     return exercise_id(nbgrader_meta(cell).get("grade_id", ""))
 
 
+def mark_stubs(cell: dict, names: list[str]) -> None:
+    """Record in a released exercise cell's metadata the names of the stubs it was released with."""
+    cell["metadata"]["tito"] = {"stubs": names}
+
+
+def released_stubs(cell: dict) -> list[str]:
+    """The names of the stubs an exercise cell was released with (mark_stubs), or [] for another cell."""
+    return list(cell.get("metadata", {}).get("tito", {}).get("stubs") or [])
+
+
 def remaining_stubs(cell: dict, number: str) -> list[str]:
     """The names whose stub for exercise `number` is still in the cell: ["Tensor.__rtruediv__"]."""
     return [name for found, name in STUB_LINE.findall(cell_source(cell)) if found == number]
@@ -125,9 +151,9 @@ def unchanged_since_release(cell: dict) -> bool:
 class Progress(Enum):
     """How far a student got in an exercise cell."""
 
-    NOT_ATTEMPTED = "not attempted"  # as released, or every stub it was released with is still there
-    PARTLY_DONE = "partly done"  # some of its stubs are left
-    DONE = "done"  # no stub is left (whether the code is right is the test's to say)
+    NOT_ATTEMPTED = auto()  # as released, or every stub it was released with is still there
+    PARTLY_DONE = auto()  # some of its stubs are left
+    DONE = auto()  # no stub is left (whether the code is right is the test's to say)
 
 
 def stub_progress(exercise_cell: dict) -> tuple[Progress, list[str]]:
@@ -138,7 +164,7 @@ def stub_progress(exercise_cell: dict) -> tuple[Progress, list[str]]:
     """
     number = cell_exercise(exercise_cell) or ""
     remaining = remaining_stubs(exercise_cell, number)
-    released = exercise_cell.get("metadata", {}).get("tito", {}).get("stubs")
+    released = released_stubs(exercise_cell)
     released_checksum = nbgrader_meta(exercise_cell).get("checksum") is not None
     untouched = bool(remaining) and released_checksum and unchanged_since_release(exercise_cell)
     every_stub_left = bool(released) and sorted(remaining) == sorted(released)

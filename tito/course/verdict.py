@@ -18,11 +18,12 @@ from tito.course.cells import (
     Progress,
     cell_exercise,
     cell_source,
+    defines_code,
     describe_cell,
     first_error,
-    is_code,
     is_exercise,
     is_graded,
+    is_markdown,
     nbgrader_meta,
     stub_message,
     stub_progress,
@@ -99,7 +100,7 @@ def exercise_titles(notebook: dict) -> dict[str, str]:
     """{exercise: title} from the markdown headings ("### Exercise 01.3 — `Tensor.__matmul__` (2 points)")."""
     titles = {}
     for cell in notebook["cells"]:
-        if cell.get("cell_type") == "markdown":
+        if is_markdown(cell):
             for number, title, _points in HEADING.findall(cell_source(cell)):
                 titles[number] = title.replace("`", "")
     return titles
@@ -204,9 +205,7 @@ def _judge_failure(error: dict, number: str, exercise_cell: dict | None, timeout
 def _earlier_failure(cells: list[dict], test_index: int, number: str) -> str:
     """A note when a cell that defines code (an exercise or a given cell) above this test failed to run."""
     for index, cell in enumerate(cells[:test_index]):
-        meta = nbgrader_meta(cell)
-        defines = meta.get("solution") or (meta.get("locked") and not meta.get("grade"))
-        error = first_error(cell) if defines and is_code(cell) else None
+        error = first_error(cell) if defines_code(cell) else None
         if error and cell_exercise(cell) != number:
             return (
                 f" (but first: {describe_cell(cells, index)} failed when it ran, {describe_error(error, cell)}; "

@@ -15,7 +15,7 @@ from nbgrader.utils import setenv
 from traitlets import Bool, Dict, Unicode
 
 from tito.build.export import reference_before
-from tito.course.cells import HIDDEN_TESTS_MARKER
+from tito.course.cells import HIDDEN_TESTS_MARKER, is_code
 from tito.course.registry import find_module, load_modules
 from tito.grading.limits import DEFAULT, Limits
 
@@ -36,7 +36,7 @@ class ShortenTracebacksOfHiddenTests(NbGraderPreprocessor):
     it would show them in the feedback; keep only its last line (the error and its message)."""
 
     def preprocess_cell(self, cell, resources, cell_index):
-        if cell.cell_type == "code" and HIDDEN_TESTS_MARKER in cell.source:
+        if is_code(cell) and HIDDEN_TESTS_MARKER in cell.source:
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output['ename']}: {output['evalue']}"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from tito.course.cells import cell_source, nbgrader_meta
+from tito.course.cells import cell_source, is_locked, nbgrader_meta
 
 
 def restore_release(notebook: dict, release: dict, locked_sources: dict[str, str]) -> list[str]:
@@ -69,7 +69,7 @@ def _restored(cell: dict, origin: dict, locked_sources: dict[str, str], notes: l
         restored["id"] = origin["id"]
     if restored.get("cell_type") != origin.get("cell_type"):
         restored = {**copy.deepcopy(origin), "id": origin.get("id")}
-    if nbgrader_meta(origin).get("locked"):
+    if is_locked(origin):
         if cell_source(cell) != cell_source(origin):
             notes.append(f"{name} was edited: restored")
         restored["source"] = locked_sources.get(name, cell_source(origin))

@@ -45,7 +45,7 @@ PUBLIC = ("DatasetError", "ENV_VAR", "data_root", "load_tinydigits", "verify_dat
 
 
 def __getattr__(name: str):
-    """tito.datasets.load_tinydigits etc.: read from the data module when first used (PEP 562), so that
+    """tito.student.datasets.load_tinydigits etc.: read from the data module when first used (PEP 562), so that
     importing tito works in a course whose package has not been exported yet."""
     if name in PUBLIC:
         return getattr(data_module(), name)

@@ -1,4 +1,4 @@
-"""The course's nbgrader preprocessors, on single cells."""
+"""The nbgrader preprocessors the release and grading add (tito.build.preprocessors, tito.grading.preprocessors), on single cells."""
 
 from __future__ import annotations
 
