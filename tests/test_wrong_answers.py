@@ -94,7 +94,7 @@ WRONG_ANSWERS = [
         "in-place-sub",
         "return Tensor(self.data - _unwrap(other))",
         "self.data -= _unwrap(other)\n    return Tensor(self.data)",
-        ("a - b: changed its input a in place (a[0, 0] was", "not `self.data -= x`"),
+        ("a - b: changed its input a in place (a[0, 0] was", "no `-=` on its .data"),
     ),
     WrongAnswer(
         "C",

@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
-IN_PLACE_HINT = "return a new Tensor and leave the inputs as they are: write `self.data - x`, not `self.data -= x`"
+IN_PLACE_HINT = (
+    "return a new Tensor and leave the inputs as they are: compute into a new array (`a.data - b`, `np.exp(x.data)`), "
+    "never into an input's (no `-=` on its .data, no `out=`, no assignment into `.data[...]`)"
+)
 
 
 class CheckFailed(AssertionError):
@@ -34,13 +37,14 @@ def _fail(what: str, message: str, hint: str) -> CheckFailed:
     return CheckFailed(text)
 
 
-def evaluate(value: Any, what: str, hint: str = "") -> Any:
+def evaluate(value: Any, what: str, hint: str = "", error_hint: str | bool = "") -> Any:
     """`value()` when `value` is a function (a deferred `lambda: expression`), else `value` itself.
 
     An exception from the student's code becomes a CheckFailed naming the case, chained to the
-    original so the traceback still shows the line; so does a warning (numpy's overflow in exp),
-    which would otherwise print to stderr. A stub's NotImplementedError passes through
-    unchanged: reports read it to tell "not attempted" from "failed".
+    original so the traceback still shows the line, with `error_hint` (True: `hint` itself), since
+    a check's `hint` explains a wrong result, not an error it was not written for; a warning (numpy's overflow in exp), which
+    would otherwise print to stderr, fails with `hint`. A stub's NotImplementedError passes
+    through unchanged: reports read it to tell "not attempted" from "failed".
     """
     if not inspect.isfunction(value):
         return value
@@ -54,7 +58,8 @@ def evaluate(value: Any, what: str, hint: str = "") -> Any:
         except NotImplementedError:
             raise
         except Exception as error:
-            raise _fail(what, f"raised {type(error).__name__}: {error}", hint) from error
+            explained = hint if error_hint is True else error_hint or ""
+            raise _fail(what, f"raised {type(error).__name__}: {error}", explained) from error
     if warned:
         raise _fail(what, f"numpy warned: {warned[0].message} (stable code computes this without one)", hint)
     return result
@@ -90,35 +95,43 @@ def check_unchanged(
             )
 
 
-def check_type(value: Any, expected_type: type, what: str, hint: str = "") -> Any:
+def check_type(value: Any, expected_type: type, what: str, hint: str = "", error_hint: str | bool = "") -> Any:
     """Fail unless `value` is an instance of `expected_type`; returns the value."""
-    value = evaluate(value, what, hint)
+    value = evaluate(value, what, hint, error_hint)
     if not isinstance(value, expected_type):
         raise _fail(what, f"got a {type(value).__name__}; expected a {expected_type.__name__}", hint)
     return value
 
 
-def check_shape(value: Any, shape: tuple[int, ...], what: str, hint: str = "") -> Any:
+def check_shape(value: Any, shape: tuple[int, ...], what: str, hint: str = "", error_hint: str | bool = "") -> Any:
     """Fail unless `value.shape` (or numpy's view of it) equals `shape`; returns the value."""
-    value = evaluate(value, what, hint)
+    value = evaluate(value, what, hint, error_hint)
     got = tuple(getattr(value, "shape", np.shape(value)))
     if got != tuple(shape):
         raise _fail(what, f"got shape {got}; expected {tuple(shape)}", hint)
     return value
 
 
-def check_dtype(value: Any, dtype: Any, what: str, hint: str = "") -> Any:
+def check_dtype(value: Any, dtype: Any, what: str, hint: str = "", error_hint: str | bool = "") -> Any:
     """Fail unless the array behind `value` has `dtype` (compared as numpy dtypes); returns the value."""
-    value = evaluate(value, what, hint)
+    value = evaluate(value, what, hint, error_hint)
     got = np.asarray(getattr(value, "data", value)).dtype
     if got != np.dtype(dtype):
         raise _fail(what, f"got dtype {got}; expected {np.dtype(dtype)}", hint)
     return value
 
 
-def check_close(actual: Any, expected: Any, what: str, atol: float = 1e-6, rtol: float = 1e-5, hint: str = "") -> Any:
+def check_close(
+    actual: Any,
+    expected: Any,
+    what: str,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    hint: str = "",
+    error_hint: str | bool = "",
+) -> Any:
     """Fail unless every element is within `atol + rtol * |expected|`, reporting the worst one."""
-    actual = evaluate(actual, what, hint)
+    actual = evaluate(actual, what, hint, error_hint)
     got = np.asarray(getattr(actual, "data", actual), dtype=np.float64)
     want = np.asarray(expected, dtype=np.float64)
     if got.shape != want.shape:
@@ -148,6 +161,7 @@ def check_tensor(
     rtol: float = 1e-5,
     hint: str = "",
     inputs: dict[str, Any] | None = None,
+    error_hint: str | bool = "",
 ) -> Any:
     """Inputs unchanged (when given), then type, shape, dtype (when given) and values of a tensor result.
 
@@ -155,7 +169,7 @@ def check_tensor(
     `inputs` ({name: tensor or array}) are compared before and after it runs.
     """
     before = _snapshot(inputs)
-    value = evaluate(value, what, hint)
+    value = evaluate(value, what, hint, error_hint)
     if inputs:
         check_unchanged(inputs, before, what)
     check_type(value, tensor_type, what, hint="return a Tensor, not a numpy array or a number")
@@ -167,9 +181,9 @@ def check_tensor(
     return value
 
 
-def check_equal(value: Any, expected: Any, what: str, hint: str = "") -> Any:
+def check_equal(value: Any, expected: Any, what: str, hint: str = "", error_hint: str | bool = "") -> Any:
     """Fail unless `value == expected` exactly (a string format, a Python number), showing both."""
-    value = evaluate(value, what, hint)
+    value = evaluate(value, what, hint, error_hint)
     if type(value) is not type(expected) or value != expected:
         raise _fail(what, f"got {value!r}; expected {expected!r}", hint)
     return value
@@ -217,6 +231,7 @@ def check_backward(
     wrt: tuple[int, ...] | None = None,
     atol: float = 1e-6,
     rtol: float = 1e-5,
+    error_hint: str | bool = "",
 ) -> None:
     """Check the backward rule of the one operation `operation(*tensors)` against central differences.
 
@@ -232,10 +247,10 @@ def check_backward(
     try:
         wide = [np.array(array, dtype=np.float64) for array in arrays]
         tensors = [tensor_type(array, requires_grad=position in wrt) for position, array in enumerate(wide)]
-        output = evaluate(lambda: operation(*tensors), what, hint)
+        output = evaluate(lambda: operation(*tensors), what, hint, error_hint)
         node = _recorded_node(output, what)
         upstream = np.random.default_rng(0).normal(size=output.shape)
-        gradients = _node_gradients(node, upstream, what, hint)
+        gradients = _node_gradients(node, upstream, what, hint, error_hint)
 
         def weighted_output() -> float:
             return float((np.asarray(operation(*tensors).data, dtype=np.float64) * upstream).sum())
@@ -260,9 +275,9 @@ def _recorded_node(output: Any, what: str) -> Any:
     return node
 
 
-def _node_gradients(node: Any, upstream: np.ndarray, what: str, hint: str) -> tuple:
+def _node_gradients(node: Any, upstream: np.ndarray, what: str, hint: str, error_hint: str | bool) -> tuple:
     """The node's own backward(upstream): one gradient (or None) per input."""
-    gradients = evaluate(lambda: node.backward(upstream.copy()), f"{what}: backward", hint)
+    gradients = evaluate(lambda: node.backward(upstream.copy()), f"{what}: backward", hint, error_hint)
     if not isinstance(gradients, tuple) or len(gradients) > len(node.inputs):
         raise _fail(
             f"{what}: backward",
