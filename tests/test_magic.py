@@ -298,3 +298,18 @@ def test_a_stubs_error_ends_with_what_to_do(shell, scratch_course: Path, capsys,
     assert "checks.py" not in out and "stub()" in out and "Exercise 01.1 (Tensor.__init__) is still a stub" in out, out
     shell.run_cell('raise NotImplementedError("something else")')
     assert "💡" not in capsys.readouterr().out
+
+
+def test_a_test_cell_starts_with_the_librarys_settings_put_back(shell, capsys) -> None:
+    """A broken no_grad in an earlier cell must not fail the next test for a reason it does not check."""
+
+    class GradMode:
+        enabled = True
+
+    shell.user_ns["GradMode"] = GradMode
+    shell.run_cell("GradMode.enabled = False")
+    shell.run_cell("x = 1")
+    assert GradMode.enabled is False, "only test cells start afresh"
+    shell.run_cell("def test_05_4_pow():\n    assert GradMode.enabled\n\n\ntest_05_4_pow()")
+    out = capsys.readouterr().out
+    assert GradMode.enabled is True and "note: GradMode.enabled was False when this test started" in out, out

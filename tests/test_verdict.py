@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from tito.course.registry import Module
-from tito.course.verdict import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT, Status, count_statuses, exercise_results
+from tito.course.verdict import (
+    KERNEL_DIED,
+    NOT_RUN,
+    REWRITTEN,
+    TIMED_OUT,
+    Status,
+    count_statuses,
+    exercise_results,
+    ungraded_errors,
+)
 from tito.grading.autograde import Outcome
 from tito.grading.results import write_csv
 
@@ -223,3 +232,33 @@ def test_report_points_at_the_earlier_cell_whose_failure_left_a_name_undefined()
     )
     assert second.detail.startswith("your code for Exercise 01.2 did not run: NameError: name 'Tensor' is not defined")
     assert "(but first: the code cell of Exercise 01.1 failed when it ran, SyntaxError on line 2" in second.detail
+
+
+def test_a_failure_that_uses_an_earlier_failing_exercise_says_to_fix_that_first() -> None:
+    accuracy = exercise(1, "def accuracy(logits, labels):\n    return 2.0")
+    fit = exercise(2, "def fit(model):\n    return accuracy(model, None)")
+    unrelated = exercise(3, "def shuffle(rows):\n    return rows")
+    cells = [
+        accuracy,
+        graded_cell(1, ("CheckFailed", "accuracy(...): got 2.0; expected 0.5")),
+        fit,
+        graded_cell(2, ("CheckFailed", "fit(...): the history's accuracy is 2.0")),
+        unrelated,
+        graded_cell(3, ("CheckFailed", "shuffle(...): got the rows in order")),
+    ]
+    first, second, third = exercise_results({"cells": cells})
+    assert "fix that first" not in first.detail
+    assert second.detail.endswith(
+        "this uses your Exercise 01.1 (accuracy), which does not pass its own test: fix that first"
+    )
+    assert "fix that first" not in third.detail, "only what the exercise uses is blamed"
+
+
+def test_errors_outside_the_tests_are_reported_apart() -> None:
+    demo = {"cell_type": "code", "id": "demo-plot", "execution_count": 3, "metadata": {}, "source": "plot()"}
+    demo["outputs"] = outputs(("NameError", "name 'plot' is not defined"))
+    stubbed_demo = dict(demo, outputs=outputs(("NotImplementedError", "Exercise 01.1: Tensor.__init__")))
+    heading = {"cell_type": "markdown", "metadata": {}, "source": "## 4. Timing it"}
+    assert ungraded_errors({"cells": [heading, demo, stubbed_demo]}) == [
+        "the code cell under the heading “4. Timing it” raised NameError: name 'plot' is not defined"
+    ]

@@ -973,6 +973,90 @@ WRONG_ANSWERS = [
         "    finally:\n        pass\n",
         ("Tensor.float_dtype after gradcheck: got <class 'numpy.float64'>", "restore the previous float_dtype"),
     ),
+    WrongAnswer(
+        "05.11-bfs",
+        "05.11",
+        "breadth-first",
+        """    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor.grad_fn is not None:
+            for value in tensor.grad_fn.inputs:
+                if isinstance(value, Tensor) and value.requires_grad and id(value) not in visited:
+                    stack.append((value, False))
+    order.reverse()
+    return order""",
+        """    order, visited, queue = [], {id(root)}, [root]
+    while queue:
+        tensor = queue.pop(0)
+        order.append(tensor)
+        if tensor.grad_fn is not None:
+            for value in tensor.grad_fn.inputs:
+                if isinstance(value, Tensor) and value.requires_grad and id(value) not in visited:
+                    visited.add(id(value))
+                    queue.append(value)
+    return order""",
+        ("topological_order of out = s + (s + 1), s = c * 3", "an input comes before a tensor computed from it"),
+    ),
+    WrongAnswer(
+        "05.12-alias",
+        "05.12",
+        "leaves-share-a-gradient",
+        """            elif gradient.flags.owndata and gradient.flags.writeable and id(gradient) not in handed_over:
+                tensor.grad = Tensor.from_numpy(gradient)  # made in this pass, given to no other tensor: no copy
+                handed_over.add(id(gradient))
+            else:
+                tensor.grad = Tensor(gradient)  # may be shared, a view or read-only: a copy of its own""",
+        """            else:
+                tensor.grad = Tensor.from_numpy(gradient)""",
+        (
+            "p.grad and q.grad after (p + q).backward(ones): do they share an array?: got True; expected False",
+            "a .grad of its own",
+        ),
+    ),
+    WrongAnswer(
+        "05.12-view",
+        "05.12",
+        "read-only-gradient-kept",
+        """            elif gradient.flags.owndata and gradient.flags.writeable and id(gradient) not in handed_over:""",
+        """            elif id(gradient) not in handed_over:""",
+        ("s.grad after s.sum().backward() twice: raised ValueError", "read-only broadcast view"),
+    ),
+    WrongAnswer(
+        "05.14-cut",
+        "05.14",
+        "cut-graph-passes",
+        "        if output.requires_grad:\n            output.backward(weights)\n",
+        "        if not output.requires_grad:\n            return True\n        output.backward(weights)\n",
+        ("gradcheck of Tensor(x.data * 2.0), a function that cuts the graph: returned without an error",),
+    ),
+    WrongAnswer(
+        "05.5-needs",
+        "05.5",
+        "needs-grad-ignored",
+        """        grad_a = unbroadcast(grad2 @ np.swapaxes(b2, -1, -2), a2.shape) if needs_a else None
+        grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ grad2, b2.shape) if needs_b else None
+        if a.ndim == 1 and needs_a:  # back from the (1, K) row
+            grad_a = grad_a.reshape(a.shape)
+        if b.ndim == 1 and needs_b:  # back from the (K, 1) column""",
+        """        grad_a = unbroadcast(grad2 @ np.swapaxes(b2, -1, -2), a2.shape)
+        grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ grad2, b2.shape)
+        if a.ndim == 1:  # back from the (1, K) row
+            grad_a = grad_a.reshape(a.shape)
+        if b.ndim == 1:  # back from the (K, 1) column""",
+        (
+            "a @ b with only b requiring grad (a is the input batch): the gradient of input 0: was computed, but this input does not require grad",
+            "self.needs_grad is False",
+        ),
+    ),
     # Module 06: the Optimizer base (06.1) is under every later test, so its wrong answers run alone.
     WrongAnswer(
         "06.1x",

@@ -19,7 +19,7 @@ from tito.build.release import release, release_differences
 from tito.build.student_copy import is_student_copy, make_student_copy
 from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, course_root, find_module, load_modules
 from tito.course.settings import CELL_SECONDS
-from tito.course.verdict import Status, exercise_results
+from tito.course.verdict import Status, exercise_results, ungraded_errors
 from tito.errors import GradingError, NotInStudentCopy, RegistryError, TitoError
 from tito.student.status import save_results, status_lines
 from tito.student.testing import format_report, run_notebook
@@ -113,7 +113,7 @@ def cmd_test(args: argparse.Namespace, root: Path) -> int:
     started = time.perf_counter()
     executed = run_notebook(notebook, env=env, timeout=args.timeout, progress=_progress(module.slug))
     results = exercise_results(executed, timeout=args.timeout)
-    print(format_report(results))
+    print(format_report(results, ungraded_errors(executed)))
     print(f"({time.perf_counter() - started:.1f} s)")
     if not args.solution:
         save_results(root, module.slug, notebook, results)

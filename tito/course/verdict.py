@@ -9,6 +9,7 @@ it: the kernel died or the notebook ran out of time).
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -21,6 +22,7 @@ from tito.course.cells import (
     defines_code,
     describe_cell,
     first_error,
+    is_code,
     is_exercise,
     is_graded,
     is_markdown,
@@ -118,7 +120,7 @@ def exercise_results(
     cells = notebook["cells"]
     titles = exercise_titles(notebook)
     exercise_cells = {cell_exercise(cell): cell for cell in cells if is_exercise(cell)}
-    results = []
+    results: list[ExerciseResult] = []
     for index, cell in enumerate(cells):
         if not is_graded(cell):
             continue
@@ -129,10 +131,61 @@ def exercise_results(
         status, detail = judge(cell, number, exercise_cells.get(number), timeout, score, points)
         if status is Status.FAILED and ("NameError: " in detail or "AttributeError: " in detail):
             detail += _earlier_failure(cells, index, number)  # what a failed cell above leaves undefined
+        elif status is Status.FAILED:
+            detail += _failing_dependency(results, exercise_cells, number, cell)
         results.append(
             ExerciseResult(number, titles.get(number, meta.get("grade_id", "")), points, status, detail, score)
         )
     return results
+
+
+def defined_names(exercise_cell: dict) -> set[str]:
+    """What an exercise cell defines that later code can use: its classes and functions by name, and
+    the methods it attaches (`@add_to_class(Tensor) def sum`) except operators, which code uses as `-` or `@`."""
+    try:
+        tree = ast.parse(
+            "\n".join(line for line in cell_source(exercise_cell).splitlines() if not line.startswith("%"))
+        )
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("__"):
+            names.add(node.name)
+    return names
+
+
+def used_names(*cells: dict) -> set[str]:
+    """The names and attributes the cells' code refers to."""
+    used: set[str] = set()
+    for cell in cells:
+        try:
+            tree = ast.parse("\n".join(line for line in cell_source(cell).splitlines() if not line.startswith("%")))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                used.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                used.add(node.attr)
+    return used
+
+
+def _failing_dependency(earlier: list[ExerciseResult], exercise_cells: dict, number: str, test_cell: dict) -> str:
+    """A note when this exercise's code or test uses what an earlier exercise defines, and that one
+    does not pass its own test: its failure is the likely cause, so it is the one to fix first."""
+    own = [cell for cell in (exercise_cells.get(number), test_cell) if cell is not None]
+    used = used_names(*own) - defined_names(own[0]) if own else set()
+    for result in earlier:
+        if result.status is Status.PASSED or result.exercise not in exercise_cells:
+            continue
+        shared = sorted(defined_names(exercise_cells[result.exercise]) & used)
+        if shared:
+            return (
+                f" — this uses your Exercise {result.exercise} ({', '.join(shared)}), which does not pass its own "
+                "test: fix that first"
+            )
+    return ""
 
 
 def judge(
@@ -219,3 +272,19 @@ def count_statuses(results: list[ExerciseResult]) -> str:
     always = (Status.PASSED, Status.FAILED, Status.NOT_ATTEMPTED)
     counts = {status: sum(result.status is status for result in results) for status in Status}
     return ", ".join(f"{count} {status}" for status, count in counts.items() if count or status in always)
+
+
+def ungraded_errors(notebook: dict) -> list[str]:
+    """The errors of the cells that award no points (demonstrations, timings, given code), each with
+    the cell as a student finds it: they cost nothing, but what they were to show did not happen.
+    A stub's NotImplementedError is left out: the exercise it needs is simply not written yet."""
+    cells = notebook["cells"]
+    found = []
+    for index, cell in enumerate(cells):
+        error = first_error(cell) if is_code(cell) and not is_graded(cell) and not is_exercise(cell) else None
+        if error is None:
+            continue
+        if error.get("ename") == "NotImplementedError" and str(error.get("evalue", "")).startswith(STUB_PREFIX):
+            continue
+        found.append(f"{describe_cell(cells, index)} raised {describe_error(error, cell)}")
+    return found

@@ -255,6 +255,16 @@ def check_backward(
         def weighted_output() -> float:
             return float((np.asarray(operation(*tensors).data, dtype=np.float64) * upstream).sum())
 
+        for position, tensor in enumerate(tensors):
+            unneeded = [
+                g for argument, g in zip(node.inputs, gradients, strict=True) if argument is tensor and g is not None
+            ]
+            if position not in wrt and unneeded:
+                raise _fail(
+                    f"{what}: the gradient of input {position}",
+                    "was computed, but this input does not require grad",
+                    "return None for an input whose self.needs_grad is False: compute only what is needed",
+                )
         for position in wrt:
             name = f"{what}: the gradient of input {position}"
             got = _gradient_of(tensors[position], node, gradients, name, hint)
@@ -307,3 +317,29 @@ def _gradient_of(tensor: Any, node: Any, gradients: tuple, name: str, hint: str)
             hint or "sum over the axes that broadcasting added (unbroadcast)",
         )
     return got
+
+
+def reset_library_state(namespace: dict) -> list[str]:
+    """Put back the library's global settings an earlier cell may have left changed (a no_grad that
+    does not restore recording, a float_dtype left at float64), so that a test checks its own
+    exercise, not that; returns a note for each one put back. Run before each test cell (tito.student.magic)."""
+    import sys
+
+    notes = []
+    modes = {namespace.get("GradMode"), getattr(sys.modules.get("tinytorch.core.autograd"), "GradMode", None)}
+    for mode in filter(None, modes):
+        if getattr(mode, "enabled", True) is False:
+            mode.enabled = True
+            notes.append(
+                "GradMode.enabled was False when this test started: an earlier cell left recording off "
+                "(a no_grad that does not restore it? Exercise 05.13)"
+            )
+    tensors = {namespace.get("Tensor"), getattr(sys.modules.get("tinytorch.core.tensor"), "Tensor", None)}
+    for tensor in filter(None, tensors):
+        if np.dtype(getattr(tensor, "float_dtype", np.float32)) != np.dtype(np.float32):
+            notes.append(
+                f"Tensor.float_dtype was {np.dtype(tensor.float_dtype)} when this test started: an earlier cell left it "
+                "changed (a gradcheck that does not restore it? Exercise 05.14)"
+            )
+            tensor.float_dtype = np.float32
+    return [f"note: {note}; it was put back before this test" for note in dict.fromkeys(notes)]

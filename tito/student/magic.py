@@ -9,6 +9,7 @@ and `tito export` later finds the marker in the saved notebook.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +21,7 @@ from tito.build.export import export, package_root
 from tito.course.cells import STUB_RAISED, cell_source, describe_cell, is_export_cell, is_export_marker, read_notebook
 from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, course_root, find_module, load_modules
 from tito.course.settings import EXPORT_ENV, EXPORT_SKIP
-from tito.course.verdict import exercise_results
+from tito.course.verdict import exercise_results, ungraded_errors
 from tito.errors import KernelError, NotebookError, RegistryError
 from tito.student.testing import format_report, run_notebook
 
@@ -133,7 +134,7 @@ def tito_test(state: ExportState, slug: str) -> None:
         executed = run_notebook(notebook_path, env=environment)
     except KernelError as error:
         raise UsageError(str(error)) from None
-    print(format_report(exercise_results(executed)))
+    print(format_report(exercise_results(executed), ungraded_errors(executed)))
     print(f"({time.perf_counter() - started:.1f} s; the same check as `tito test {module.number:02d}` in a terminal)")
 
 
@@ -201,6 +202,23 @@ def _without_tito_frames(tb: TracebackType | None) -> TracebackType | None:
     return rebuilt
 
 
+TEST_CELL = re.compile(r"^def test_\d+_\d+\w*\(", re.MULTILINE)
+
+
+def fresh_state_for_tests(shell: InteractiveShell):
+    """A pre_run_cell hook: before a test cell runs, put back the library's global settings an
+    earlier cell left changed (tito.student.checks.reset_library_state), saying so."""
+
+    def before(info) -> None:
+        if TEST_CELL.search(info.raw_cell or ""):
+            from tito.student.checks import reset_library_state
+
+            for note in reset_library_state(shell.user_ns):
+                print(note)
+
+    return before
+
+
 def load_ipython_extension(shell: InteractiveShell) -> None:
     state = ExportState()
     if not _headless():  # graded and tested runs keep IPython's own error output
@@ -208,6 +226,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     if blank_export_marker not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(blank_export_marker)
     shell.events.register("pre_run_cell", state.record)
+    shell.events.register("pre_run_cell", fresh_state_for_tests(shell))
     shell.magics_manager.register_function(
         lambda line: tito_export(state, line), magic_kind="line", magic_name="tito_export"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tito.course.cells import Progress, is_exercise, read_notebook, stub_progress
@@ -78,8 +78,9 @@ PROVISIONAL = (
 )
 
 
-def format_report(results: list[ExerciseResult]) -> str:
-    """One row per exercise with its whole first message, then the counts and the score."""
+def format_report(results: list[ExerciseResult], notes: Sequence[str] = ()) -> str:
+    """One row per exercise with its whole first message, then the counts and the score, then what
+    went wrong outside the tests (`notes`: tito.course.verdict.ungraded_errors)."""
     lines = []
     width = max((len(result.title) for result in results), default=0)
     for result in results:
@@ -91,4 +92,5 @@ def format_report(results: list[ExerciseResult]) -> str:
     earned, total = sum(r.earned for r in results), sum(r.points for r in results)
     lines.append(count_statuses(results))
     lines.append(f"score: {earned:g}/{total:g} points on the visible tests; {PROVISIONAL}")
+    lines += [f"⚠️ {note}: it costs no points, but what it shows did not happen" for note in notes]
     return "\n".join(lines)
