@@ -1160,6 +1160,33 @@ WRONG_ANSWERS = [
         "        path.append(point.data)\n",
         ("the path of SGD(lr=0.04) on x² + 10 y² from (2, 1): values differ", "store copies of point.data"),
     ),
+    WrongAnswer(
+        "06.2-alias",
+        "06.2",
+        "velocity-aliases-the-gradient",
+        "velocity = self.velocity[position] = np.array(direction, copy=True)",
+        "velocity = self.velocity[position] = direction",
+        ("p.grad, accumulated between steps, after a step: values differ", "never p.grad.data itself"),
+    ),
+    WrongAnswer(
+        "06.3-counter",
+        "06.3",
+        "one-step-count-for-all",
+        """        beta1, beta2 = self.betas
+        for position, param in enumerate(self.params):
+            if param.grad is None:
+                continue
+            t = self.steps[position] = self.steps.get(position, 0) + 1""",
+        """        beta1, beta2 = self.betas
+        t = self.steps[0] = self.steps.get(0, 0) + 1  # one count for the whole optimizer
+        for position, param in enumerate(self.params):
+            if param.grad is None:
+                continue""",
+        (
+            "Adam([a, b]): b, first updated at the optimizer's third step: values differ",
+            "count the steps of each parameter",
+        ),
+    ),
     # Module 07: accuracy, train_step and evaluate are under fit's tests, so their wrong answers run alone.
     WrongAnswer(
         "07.1x",
@@ -1262,6 +1289,26 @@ WRONG_ANSWERS = [
         "    model.load_state_dict(state)\n",
         "",
         ("0.weight after load_model: values differ", "model.load_state_dict"),
+    ),
+    WrongAnswer(
+        "07.6-suffix",
+        "07.6",
+        "with-suffix",
+        """    if target.suffix != ".npz":
+        target = target.with_name(target.name + ".npz")""",
+        """    target = target.with_suffix(".npz")""",
+        (
+            "save_model(model, 'run.v1'): the path returned, and whether it exists: got",
+            "with_suffix would give 'run.npz'",
+        ),
+    ),
+    WrongAnswer(
+        "07.6-missing",
+        "07.6",
+        "missing-file-says-nothing-to-do",
+        "save one first with save_model(model, '{source}'), or check the path",
+        "it does not exist",
+        ("load_model of a missing file: the FileNotFoundError says", "it should mention ['save_model']"),
     ),
     # Module 08: parse_idx is under load_mnist; TensorDataset and the DataLoader under the later tests: runs of their own,
     # paired where the two exercises do not build on each other.
