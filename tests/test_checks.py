@@ -88,3 +88,33 @@ def test_a_warning_fails_the_case_instead_of_printing_to_stderr() -> None:
         CheckFailed, match=r"^sigmoid\(1000\): numpy warned: overflow encountered in exp .* — subtract the maximum$"
     ):
         check_tensor(lambda: Box(1 / (1 + np.exp(big))), [0.0], Box, "sigmoid(1000)", hint="subtract the maximum")
+
+
+def test_check_uses_tells_the_students_operations_from_numpy_wrapped_in_a_tensor() -> None:
+    import sys
+    import types
+
+    from tito.student.checks import check_uses
+
+    library = types.ModuleType("fake_tensor_library")
+    library.GRAD_RULES = {}
+    sys.modules[library.__name__] = library
+
+    class Tensor:
+        def __init__(self, data):
+            self.data = np.asarray(data)
+
+        def __neg__(self):
+            rule = library.GRAD_RULES.get("Tensor.__neg__")
+            forward = lambda t: Tensor(-t.data)  # noqa: E731
+            return rule.apply(forward, self) if rule else forward(self)
+
+    Tensor.__module__ = library.__name__
+    x = Tensor([1.0, 2.0])
+    try:
+        assert check_uses(Tensor, ("Tensor.__neg__",), lambda: -x, "-x").data.tolist() == [-1.0, -2.0]
+        with pytest.raises(CheckFailed, match=r"^numpy: computed without Tensor.__neg__ — use your negation$"):
+            check_uses(Tensor, ("Tensor.__neg__",), lambda: Tensor(-x.data), "numpy", hint="use your negation")
+        assert library.GRAD_RULES == {}, "the recording rules are taken away again"
+    finally:
+        del sys.modules[library.__name__]

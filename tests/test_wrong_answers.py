@@ -410,6 +410,14 @@ WRONG_ANSWERS = [
             "subtract the max and use log-sum-exp",
         ),
     ),
+    WrongAnswer(
+        "02.3-errstate",
+        "02.3",
+        "naive-formula-silenced",
+        "        z = np.exp(-np.abs(x.data))\n        return Tensor(np.where(x.data >= 0, 1 / (1 + z), z / (1 + z)))",
+        '        with np.errstate(over="ignore"):\n            return Tensor(1 / (1 + np.exp(-x.data)))',
+        ("Sigmoid()(Tensor([-90.0, -95.0])), tiny but not 0: values differ", "however its warning is silenced"),
+    ),
     # Module 03
     WrongAnswer(
         "03.1A",
@@ -586,6 +594,38 @@ WRONG_ANSWERS = [
         'return "Sequential(\\n" + "\\n".join(lines) + ")"',
         ("repr(Sequential(Linear(64, 32), ReLU(), Linear(32, 10))): got", "then ')' on its own line"),
     ),
+    WrongAnswer(
+        "03.1-modules",
+        "03.1",
+        "modules-deduplicated-not-parameters",
+        """    found, listed = [], set()
+    for name, value in vars(self).items():
+        if isinstance(value, Module):
+            candidates = [(f"{name}.{inner}", parameter) for inner, parameter in value.named_parameters()]
+        elif isinstance(value, Tensor) and value.requires_grad:
+            candidates = [(name, value)]
+        else:
+            continue
+        for full_name, parameter in candidates:
+            if id(parameter) not in listed:
+                listed.add(id(parameter))
+                found.append((full_name, parameter))
+    return found""",
+        """    found, seen = [], set()
+    for name, value in vars(self).items():
+        if isinstance(value, Module):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            found += [(f"{name}.{inner}", parameter) for inner, parameter in value.named_parameters()]
+        elif isinstance(value, Tensor) and value.requires_grad:
+            found.append((name, value))
+    return found""",
+        (
+            "two sub-modules that share (tie) one weight: got ['first.weight', 'second.weight']",
+            "not only a module seen before",
+        ),
+    ),
     # Module 04
     WrongAnswer(
         "A",
@@ -720,6 +760,20 @@ WRONG_ANSWERS = [
         "np.log1p(np.exp(-np.abs(x)))",
         "np.log(1 + np.exp(-np.abs(x)))",
         ("BCEWithLogitsLoss() of logit 40, right: values differ", "np.log1p(t)"),
+    ),
+    WrongAnswer(
+        "04.4-numpy",
+        "04.4",
+        "numpy-wrapped-in-a-tensor",
+        """    log_probabilities = LogSoftmax(axis=-1)(logits)
+    return -log_probabilities[np.arange(len(targets)), targets]""",
+        """    z = logits.data - logits.data.max(axis=-1, keepdims=True)
+    log_probabilities = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return Tensor(-log_probabilities[np.arange(len(targets)), targets])""",
+        (
+            "cross_entropy_per_example(logits (3, 3), [0, 2, 1]): computed without LogSoftmax or Tensor.__getitem__",
+            "numpy wrapped in a Tensor",
+        ),
     ),
     # Module 05: the rules' tests call each node's backward directly, so wrong rules share runs A and B;
     # unbroadcast (used by the given Add), spread (used by Max), the engine and no_grad, which later tests build on, get runs of their own.

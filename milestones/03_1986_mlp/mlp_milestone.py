@@ -152,12 +152,12 @@ def plot_history(history: dict, steps_per_epoch: int, name: str) -> None:
     left.set_yscale("log")
     left.set_xlabel("epoch")
     left.set_ylabel("training loss")
-    left.legend()
+    left.legend(loc="lower left")  # the curves fall from the chance line at the top left
     right.plot(epochs, history["accuracy"], "o-", label="train")
     right.plot(epochs, history["val_accuracy"], "o-", label="test")
     right.set_xlabel("epoch")
     right.set_ylabel("accuracy")
-    right.legend()
+    right.legend(loc="lower right")
     right.grid(alpha=0.3)
     figure.suptitle("Learning curves")
     show(figure, f"{name}-learning-curves")
@@ -211,16 +211,19 @@ def plot_confusion_and_mistakes(predicted: np.ndarray, labels: np.ndarray, image
     figure.colorbar(shown)
     axis.set_title("Confusion matrix (test set)")
     show(figure, f"{name}-confusion")
-    wrong = np.flatnonzero(predicted != labels)[:16]
-    figure, axes = plt.subplots(2, 8, figsize=(10, 3))
+    misclassified = np.flatnonzero(predicted != labels)
+    wrong = misclassified[:16]
+    if not len(wrong):
+        return
+    columns = min(8, len(wrong))
+    rows = -(-len(wrong) // columns)  # as many rows as the mistakes fill
+    figure, axes = plt.subplots(rows, columns, figsize=(1.25 * columns, 1.5 * rows + 0.4), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, index in zip(axes.flat, wrong, strict=False):
         axis.imshow(images[index], cmap="gray_r")
         axis.set_title(f"{labels[index]} read as {predicted[index]}", fontsize=8)
-    figure.suptitle(
-        f"{len(np.flatnonzero(predicted != labels))} of {len(labels)} test images misclassified; the first {len(wrong)}"
-    )
+    figure.suptitle(f"{len(misclassified):,} of {len(labels):,} test images misclassified; the first {len(wrong)}")
     show(figure, f"{name}-mistakes")
 
 

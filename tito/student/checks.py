@@ -343,3 +343,38 @@ def reset_library_state(namespace: dict) -> list[str]:
             )
             tensor.float_dtype = np.float32
     return [f"note: {note}; it was put back before this test" for note in dict.fromkeys(notes)]
+
+
+def check_uses(tensor_type: Any, operations: tuple[str, ...], value: Any, what: str, hint: str = "") -> Any:
+    """Fail unless computing `value` (a `lambda: expression`) runs each of `operations` ("LogSoftmax",
+    "Tensor.__getitem__") through the library's dispatcher (`apply`): a result computed with numpy and
+    wrapped in a Tensor gives the same numbers, but nothing Module 05 could differentiate."""
+    import sys
+
+    library = sys.modules[tensor_type.__module__]
+    rules, seen = library.GRAD_RULES, []
+    saved = {name: rules.get(name) for name in operations}
+
+    def recording(name: str, rule: Any) -> type:
+        class Recording:
+            @classmethod
+            def apply(cls, forward, *args, **kwargs):
+                seen.append(name)
+                return rule.apply(forward, *args, **kwargs) if rule is not None else forward(*args, **kwargs)
+
+        return Recording
+
+    for name in operations:
+        rules[name] = recording(name, saved[name] or rules.get(getattr(library, "EVERY_OTHER", None)))
+    try:
+        result = evaluate(value, what, hint)
+    finally:
+        for name, rule in saved.items():
+            if rule is None:
+                rules.pop(name, None)
+            else:
+                rules[name] = rule
+    missing = [name for name in operations if name not in seen]
+    if missing:
+        raise _fail(what, f"computed without {' or '.join(missing)}", hint)
+    return result
