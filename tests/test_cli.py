@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import exercise_sources, validate
+from helpers import ROOT, exercise_sources, make_course, validate
 
 from tito.course.cells import read_notebook
 from tito.student.testing import run_notebook
@@ -247,3 +247,14 @@ def test_later_modules_run_on_the_students_own_export(scratch_course: Path) -> N
     assert tito("export", cwd=scratch_course).returncode == 0
     after = tito("test", "02", cwd=scratch_course, **environment)
     assert after.returncode == 0 and "score: 12/12 points" in after.stdout, after.stdout
+
+
+def test_doctor_names_a_module_whose_saved_notebook_is_not_exported(tmp_path: Path) -> None:
+    from tito.student.doctor import check_exports
+
+    course = make_course(tmp_path / "course", folders=("modules", "tinytorch"))
+    assert check_exports(course) == [(True, "tinytorch/ is what your saved notebooks export", "")]
+    set_exercise(course / "modules/01_tensor/01_tensor.ipynb", "ex_01_1", solution_of(ROOT, "ex_01_1"))
+    ((ok, problem, fix),) = check_exports(course)
+    assert not ok and problem == "tinytorch/core/tensor.py is not what your saved modules/01_tensor/01_tensor.ipynb exports"
+    assert fix == "run the last cell of modules/01_tensor/01_tensor.ipynb, or `tito export`"

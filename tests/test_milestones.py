@@ -13,8 +13,11 @@ import jupytext
 import nbformat
 import numpy as np
 import pytest
-from helpers import ROOT
+from helpers import ROOT, answered, make_course, reference_answers
 
+from tito.build.export import export
+from tito.course.cells import read_notebook
+from tito.course.registry import find_module, load_modules
 from tito.student.milestones import EXECUTED_DIR, TRAINED_DIR, library_problem, milestone_notebooks, run_milestone
 
 FOLDER = ROOT / "milestones" / "03_1986_mlp"
@@ -116,3 +119,23 @@ def test_an_incomplete_library_is_named_by_its_first_unfinished_exercise() -> No
 def test_a_complete_library_passes_the_check(reference_path: str) -> None:
     """The check run before training accepts a finished library (here the reference), so a student's own is used."""
     assert library_problem(FOLDER, {"PYTHONPATH": reference_path}) is None
+
+
+def test_the_first_unfinished_exercise_is_named_in_teaching_order_and_not_exported_said_so(tmp_path) -> None:
+    """A student who finished Exercise 01.1 in the notebook but did not export it is told to export,
+    not to finish it; the next one named is the first stub in teaching order."""
+    course = make_course(tmp_path / "course", folders=("modules", "tinytorch", "milestones"))
+    notebook = course / "modules" / "01_tensor" / "01_tensor.ipynb"
+    module = find_module(load_modules(ROOT), "01")
+    notebook.write_text(
+        json.dumps(answered(read_notebook(notebook), {"ex_01_1": reference_answers(module)["ex_01_1"]}))
+    )
+    folder, environment = course / "milestones" / "03_1986_mlp", {"PYTHONPATH": str(course)}
+    assert library_problem(folder, environment) == (
+        "Exercise 01.1 (Tensor.__init__) is done in modules/01_tensor/01_tensor.ipynb but not exported yet: "
+        "save that notebook and run its last cell (or tito export), then run this again"
+    )
+    export(course, "modules")
+    assert library_problem(folder, environment) == (
+        "finish Module 01, Exercise 01.2 (Tensor.__sub__), export it (tito export), then run this again"
+    )

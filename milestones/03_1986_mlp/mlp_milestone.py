@@ -5,6 +5,7 @@ progress, the plots, the verdict and the saved results. One copy, imported by bo
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -12,6 +13,13 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+# One BLAS thread, however the milestone is started (a terminal, JupyterLab, tito): this network's
+# matrices are small, and on a busy 2-core machine OpenBLAS's own threads oversubscribe the cores and
+# make training several times slower. The verdict prints what was used.
+BLAS_THREADS = 1
+threadpool_limits(limits=BLAS_THREADS, user_api="blas")
 
 HERE = Path(__file__).resolve().parent
 TRAINED = HERE / "trained"
@@ -21,7 +29,7 @@ if not IN_NOTEBOOK:
 import matplotlib.pyplot as plt  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402  (an ipywidgets bar in a notebook, a text bar in a terminal)
 
-STUB = re.compile(r"Exercise (\d\d)\.(\d+): ([\w.]+)")
+STUB_LINE = re.compile(r'raise NotImplementedError\("Exercise (\d\d)\.(\d+): ([\w.]+)"\)')
 
 
 class LibraryIncomplete(Exception):
@@ -36,6 +44,50 @@ def which_tinytorch() -> str:
     if ".tito" in location.parts:
         return f"the course's reference solution ({location}), not your own export"
     return f"your own export ({location})"
+
+
+def first_unfinished() -> str | None:
+    """The first exercise, in teaching order, that is still a stub in the tinytorch being imported, and
+    whether it is not written yet or written in its notebook but not exported; None when no stub is left."""
+    import tinytorch
+
+    package = Path(tinytorch.__file__).resolve().parent
+    found = [
+        (int(m), int(e), name) for path in package.rglob("*.py") for m, e, name in STUB_LINE.findall(path.read_text())
+    ]
+    stubs = sorted(found, key=lambda stub: stub[:2])  # teaching order; within an exercise, the file's
+    if not stubs:
+        return None
+    module, exercise, name = stubs[0]
+    number = f"{module:02d}.{exercise}"
+    notebooks = sorted((package.parent / "modules").glob(f"{module:02d}_*/{module:02d}_*.ipynb"))
+    if notebooks and _written_in(notebooks[0], f"ex_{module:02d}_{exercise}", f"Exercise {number}: {name}"):
+        shown = notebooks[0].relative_to(package.parent)
+        return (
+            f"Exercise {number} ({name}) is done in {shown} but not exported yet: save that notebook and run its last "
+            "cell (or tito export), then run this again"
+        )
+    return f"finish Module {module:02d}, Exercise {number} ({name}), export it (tito export), then run this again"
+
+
+def _written_in(notebook: Path, grade_id: str, stub: str) -> bool:
+    """Whether the exercise cell `grade_id` of a saved notebook no longer holds that stub."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return False
+    for cell in cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            return stub not in "".join(cell.get("source", ""))
+    return False
+
+
+def blas() -> str:
+    """The BLAS library and the threads it uses, for the verdict."""
+    libraries = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    if not libraries:
+        return "no BLAS library found"
+    return ", ".join(f"{info['internal_api']} with {info['num_threads']} thread(s)" for info in libraries)
 
 
 def check_library() -> None:
@@ -85,13 +137,9 @@ def check_library() -> None:
     except LibraryIncomplete:
         raise
     except NotImplementedError as error:
-        found = STUB.search(str(error))
-        where = (
-            f"Module {found.group(1)}, Exercise {found.group(1)}.{found.group(2)} ({found.group(3)})"
-            if found
-            else str(error)
-        )
-        raise LibraryIncomplete(f"finish {where}, export it (tito export), then run this again") from None
+        raise LibraryIncomplete(
+            first_unfinished() or f"finish {error}, export it (tito export), then run this again"
+        ) from None
     except Exception as error:
         raise LibraryIncomplete(
             f"a small test run fails with {type(error).__name__}: {error}. `tito test NN` checks the module it names."
@@ -239,5 +287,6 @@ def verdict(name: str, figures: dict, targets: dict) -> bool:
     (TRAINED / f"{name}.json").write_text(
         json.dumps({**figures, "targets_met": bool(met), "tinytorch": which_tinytorch()}, indent=1)
     )
+    print(f"BLAS: {blas()} (this milestone sets {BLAS_THREADS}; the machine has {os.cpu_count()} cores)")
     print("Verdict:", "every target met." if met else "some targets missed: see above.")
     return met

@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from tito.build.export import Freshness, freshness, module_file, package_root
+from tito.build.export import Freshness, freshness, module_file, module_freshness, package_root
 from tito.course.cells import STUB_LINE, read_notebook
 from tito.course.registry import RELEASE_DIR, Module, load_modules
 from tito.errors import NotebookError, RegistryError
@@ -132,6 +132,34 @@ def check_datasets() -> list[Check]:
     return [(False, problem, "") for problem in problems]  # each problem already says how to restore the file
 
 
+def check_exports(root: Path) -> list[Check]:
+    """Every module's generated file is what its saved notebook exports (the same rule as `tito status`)."""
+    stale = []
+    for module in load_modules(root):
+        notebook = module.notebook(root, RELEASE_DIR)
+        if not notebook.exists():
+            continue
+        try:
+            state = module_freshness(root, module, read_notebook(notebook))
+        except NotebookError as error:
+            stale.append(
+                (f"{module.exports_to} cannot be exported: {error}", f"fix that cell of {notebook.relative_to(root)}")
+            )
+            continue
+        if state is not Freshness.IN_DATE:
+            what = (
+                "is missing"
+                if state is Freshness.MISSING
+                else f"is not what your saved {notebook.relative_to(root)} exports"
+            )
+            stale.append(
+                (f"{module.exports_to} {what}", f"run the last cell of {notebook.relative_to(root)}, or `tito export`")
+            )
+    if not stale:
+        return [(True, "tinytorch/ is what your saved notebooks export", "")]
+    return [(False, problem, fix) for problem, fix in stale]
+
+
 def run_checks(root: Path) -> list[Check]:
     return [
         check_python(),
@@ -140,6 +168,7 @@ def run_checks(root: Path) -> list[Check]:
         check_kernel(),
         check_extension(),
         check_import_tinytorch(),
+        *check_exports(root),
         check_nbgrader_lab_extension(),
         check_alembic(),
         *check_datasets(),
