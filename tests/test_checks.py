@@ -118,3 +118,19 @@ def test_check_uses_tells_the_students_operations_from_numpy_wrapped_in_a_tensor
         assert library.GRAD_RULES == {}, "the recording rules are taken away again"
     finally:
         del sys.modules[library.__name__]
+
+
+def test_check_no_overflow_sees_an_overflow_whose_warning_was_silenced() -> None:
+    from tito.student.checks import check_no_overflow
+
+    def naive(x):
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-x))
+
+    x = np.array([-1000.0, 0.0, 1000.0])
+    with pytest.raises(
+        CheckFailed, match=r"^naive: exp overflowed to inf \(of 1000\), even if its warning was silenced"
+    ):
+        check_no_overflow(lambda: naive(x), "naive")
+    stable = check_no_overflow(lambda: 0.5 * (1 + np.tanh(x / 2)), "stable")
+    assert stable.tolist() == [0.0, 0.5, 1.0] and isinstance(np.exp, np.ufunc), "numpy's exp is put back"

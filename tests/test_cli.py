@@ -256,5 +256,8 @@ def test_doctor_names_a_module_whose_saved_notebook_is_not_exported(tmp_path: Pa
     assert check_exports(course) == [(True, "tinytorch/ is what your saved notebooks export", "")]
     set_exercise(course / "modules/01_tensor/01_tensor.ipynb", "ex_01_1", solution_of(ROOT, "ex_01_1"))
     ((ok, problem, fix),) = check_exports(course)
-    assert not ok and problem == "tinytorch/core/tensor.py is not what your saved modules/01_tensor/01_tensor.ipynb exports"
+    assert (
+        not ok
+        and problem == "tinytorch/core/tensor.py is not what your saved modules/01_tensor/01_tensor.ipynb exports"
+    )
     assert fix == "run the last cell of modules/01_tensor/01_tensor.ipynb, or `tito export`"

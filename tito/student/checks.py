@@ -378,3 +378,27 @@ def check_uses(tensor_type: Any, operations: tuple[str, ...], value: Any, what: 
     if missing:
         raise _fail(what, f"computed without {' or '.join(missing)}", hint)
     return result
+
+
+def check_no_overflow(value: Any, what: str, hint: str = "") -> Any:
+    """Fail if computing `value` (a `lambda: expression`) makes numpy's exp overflow to inf from a
+    finite input, even where the student's code silences numpy's warning (np.errstate): stable code
+    exponentiates only numbers that cannot overflow."""
+    original = np.exp
+    overflowed: list[float] = []
+
+    def exp(x, *args, **kwargs):
+        result = original(x, *args, **kwargs)
+        finite = np.isfinite(np.asarray(x))
+        if np.any(np.isinf(result) & finite):
+            overflowed.append(float(np.max(np.asarray(x)[finite & np.isinf(result)])))
+        return result
+
+    np.exp = exp  # type: ignore[assignment]
+    try:
+        result = evaluate(value, what, hint)
+    finally:
+        np.exp = original
+    if overflowed:
+        raise _fail(what, f"exp overflowed to inf (of {max(overflowed):g}), even if its warning was silenced", hint)
+    return result
