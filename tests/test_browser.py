@@ -296,7 +296,9 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     assert page.request.get(f"{student_lab}/assignments?token={TOKEN}").status != 404
 
     setup = notebook.run("setup")
-    assert setup == "", f"the setup cell found a problem in a fresh course: {setup}"
+    assert setup.strip() == "✓ Ready: this course's tinytorch, the datasets in place.", (
+        f"the setup cell found a problem in a fresh course: {setup}"
+    )
     for cell_id in ("given-add-to-class", "ex-01-1"):  # top to bottom, as the notebook says
         assert "Error" not in notebook.run(cell_id), cell_id
     stub = notebook.run("test-01-1")

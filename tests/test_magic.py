@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -182,7 +183,7 @@ def test_check_magic_prints_tito_tests_table_for_the_saved_notebook(
 def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(
     shell, scratch_course: Path, capsys, monkeypatch
 ) -> None:
-    """`%tito_setup` in Module 03's setup cell: quiet when all is well; then an edited Module 02 that
+    """`%tito_setup` in Module 03's setup cell: one line saying what it checked when all is well; then an edited Module 02 that
     was not exported again, a missing export, missing datasets, another course's tinytorch."""
     for slug in ("01_tensor", "02_activations"):  # a student who finished modules 01 and 02
         shutil.copy(scratch_course / "source_solutions" / slug / f"{slug}.ipynb", scratch_course / "modules" / slug)
@@ -191,7 +192,10 @@ def test_setup_magic_names_each_problem_the_imports_would_hit_with_its_fix(
     monkeypatch.delitem(sys.modules, "tinytorch", raising=False)
     monkeypatch.chdir(scratch_course / "modules/03_layers")
     shell.run_line_magic("tito_setup", "03_layers")
-    assert capsys.readouterr().out == ""
+    assert (
+        capsys.readouterr().out
+        == "✓ Ready: this course's tinytorch, Modules 01-02 exported as saved and finished, the datasets in place.\n"
+    )
     monkeypatch.chdir(scratch_course / "modules/04_losses")  # Module 03 is still as released
     shell.run_line_magic("tito_setup", "04_losses")
     assert (
@@ -267,35 +271,45 @@ def test_setup_cell_names_the_fix_when_the_kernel_lacks_the_course(tmp_path: Pat
     assert "`pip install -e .` in the course folder; then `tito doctor`" in error["evalue"]
 
 
-def test_a_stubs_error_ends_with_what_to_do(shell, scratch_course: Path, capsys, monkeypatch) -> None:
-    """In JupyterLab, a NotImplementedError from a stub gets one last line: the exercise, the notebook
-    it lives in, and the fix. Headless runs (grading) keep IPython's own error output."""
+def first_line(out: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", out).lstrip().splitlines()[0]
+
+
+def test_an_error_starts_with_what_to_do(shell, scratch_course: Path, capsys, monkeypatch) -> None:
+    """In JupyterLab an error's first line is the one that names the mistake: for a stub, the exercise,
+    the notebook it lives in and the fix; for a failed check, its message. The course's own frames
+    (tito's checks, the dispatcher) are left out. Headless runs (grading) keep IPython's own output."""
     monkeypatch.chdir(scratch_course / "modules/03_layers")
     shell.run_cell('raise NotImplementedError("Exercise 01.5: Tensor.__matmul__")')
-    out = capsys.readouterr().out
-    assert out.rstrip().endswith(
+    assert first_line(capsys.readouterr().out) == (
         "💡 Exercise 01.5 (Tensor.__matmul__) is still a stub in your tinytorch: finish it in "
         "modules/01_tensor/01_tensor.ipynb, then save that notebook and run its last cell to export it."
-    ), out
+    )
     shell.run_cell('raise NotImplementedError("Exercise 03.2: Module.named_modules")')
-    assert (
-        capsys.readouterr()
-        .out.rstrip()
-        .endswith(
-            "💡 Exercise 03.2 (Module.named_modules) is not written yet: in its cell, replace the `raise NotImplementedError(...)` line "
-            "with your code and run the cell."
-        )
+    assert first_line(capsys.readouterr().out) == (
+        "💡 Exercise 03.2 (Module.named_modules) is not written yet: in its cell, replace the `raise NotImplementedError(...)` line "
+        "with your code and run the cell."
     )
-    shell.run_cell(
-        "from tito.student.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')",
-    )
-    assert "checks.py" in capsys.readouterr().out  # not a stub's message: IPython's traceback as it is
     shell.run_cell(
         'def stub():\n    raise NotImplementedError("Exercise 01.1: Tensor.__init__")\n'
         "from tito.student.checks import check_type\ncheck_type(lambda: stub(), int, 'stub()')"
     )
     out = capsys.readouterr().out
-    assert "checks.py" not in out and "stub()" in out and "Exercise 01.1 (Tensor.__init__) is still a stub" in out, out
+    assert (
+        "checks.py" not in out
+        and "stub()" in out
+        and first_line(out).startswith("💡 Exercise 01.1 (Tensor.__init__) is still a stub")
+    ), out
+    shell.run_cell(
+        "def inner(shape):\n    return shape[5]\n"
+        "from tito.student.checks import check_type\ncheck_type(lambda: inner(()), int, 'inner(())', error_hint='index the shape you have')"
+    )
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    assert (
+        first_line(out)
+        == "CheckFailed: inner(()): raised IndexError: tuple index out of range — index the shape you have"
+    ), out
+    assert "checks.py" not in out and "return shape[5]" in out, "the student's own line stays, tito's frames go"
     shell.run_cell('raise NotImplementedError("something else")')
     assert "💡" not in capsys.readouterr().out
 
@@ -313,3 +327,20 @@ def test_a_test_cell_starts_with_the_librarys_settings_put_back(shell, capsys) -
     shell.run_cell("def test_05_4_pow():\n    assert GradMode.enabled\n\n\ntest_05_4_pow()")
     out = capsys.readouterr().out
     assert GradMode.enabled is True and "note: GradMode.enabled was False when this test started" in out, out
+
+
+def test_the_export_cell_says_which_tests_failed_when_last_run(
+    shell, scratch_course: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.chdir(scratch_course / "modules/01_tensor")
+    shell.run_cell("def test_01_2_sub():\n    raise AssertionError('a - b: values differ')\n\n\ntest_01_2_sub()")
+    shell.run_cell("def test_01_3_neg():\n    pass\n\n\ntest_01_3_neg()")
+    capsys.readouterr()
+    shell.run_line_magic("tito_export", "01_tensor")
+    out = capsys.readouterr().out
+    assert "Exported modules/01_tensor/01_tensor.ipynb -> tinytorch/core/tensor.py" in out
+    assert "⚠️  The tests of Exercise 01.2 failed when you last ran them: they are exported as they are" in out, out
+    shell.run_cell("def test_01_2_sub():\n    pass\n\n\ntest_01_2_sub()")
+    capsys.readouterr()
+    shell.run_line_magic("tito_export", "01_tensor")
+    assert "⚠️" not in capsys.readouterr().out

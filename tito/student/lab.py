@@ -32,25 +32,43 @@ INSTRUCTOR_ONLY_SERVER = [
     "nbgrader.server_extensions.validate_assignment",
 ]
 LOCK_BADGE_CSS = """\
-/* Written by `tito lab`. A locked cell (nbgrader's read-only tests and given code) says so:
-   typing into it does nothing, and without this nothing tells you why. */
+/* Written by `tito lab`. A locked cell (nbgrader's read-only tests and given code) looks locked at a
+   glance, and says so when clicked into: typing into it does nothing, and nothing else tells you why.
+   The words say it too where no emoji font is installed. */
 .jp-Notebook .jp-InputArea-editor:has(.cm-editor.jp-mod-readOnly) {
   position: relative;
-  background: var(--jp-layout-color2);
+  background: repeating-linear-gradient(135deg, var(--jp-layout-color2) 0 12px, var(--jp-layout-color1) 12px 24px);
+  border-left: 4px solid var(--jp-warn-color1);
 }
 .jp-Notebook .jp-InputArea-editor:has(.cm-editor.jp-mod-readOnly)::after {
-  content: "\\1F512  locked: graded as written";
+  content: "\\1F512  LOCKED: graded as written";
   position: absolute;
-  bottom: 2px;
+  top: 2px;
   right: 8px;
-  font-size: var(--jp-ui-font-size0);
-  color: var(--jp-ui-font-color2);
+  padding: 1px 6px;
+  border-radius: 3px;
+  font-size: var(--jp-ui-font-size1);
+  font-weight: bold;
+  color: var(--jp-ui-inverse-font-color0);
+  background: var(--jp-warn-color1);
   pointer-events: none;
+}
+.jp-Notebook .jp-InputArea-editor:has(.cm-editor.jp-mod-readOnly.cm-focused)::after {
+  content: "\\1F512  LOCKED: this cell cannot be edited; write your code in the exercise cell above";
+  font-size: var(--jp-ui-font-size2);
 }
 .jp-Notebook .cm-editor.jp-mod-readOnly .cm-content {
   cursor: not-allowed;
 }
 """
+# Long lines wrap in every cell, so that no hint or TODO ends past the editor's edge.
+LAB_OVERRIDES = {
+    "@jupyterlab/notebook-extension:tracker": {
+        "codeCellConfig": {"lineWrap": True},
+        "markdownCellConfig": {"lineWrap": True},
+        "rawCellConfig": {"lineWrap": True},
+    }
+}
 
 
 def config_folder(root: Path, role: str) -> Path:
@@ -62,6 +80,7 @@ def config_folder(root: Path, role: str) -> Path:
         "labconfig/page_config.json": json.dumps({"disabledExtensions": {name: True for name in disabled}}, indent=2),
         "jupyter_server_config.json": json.dumps({"ServerApp": {"jpserver_extensions": server_extensions}}, indent=2),
         "custom/custom.css": LOCK_BADGE_CSS,
+        "lab-settings/overrides.json": json.dumps(LAB_OVERRIDES, indent=2),
     }
     for relative, text in files.items():
         path = folder / relative
@@ -78,8 +97,10 @@ def lab_command(root: Path, role: str, lab_arguments: list[str]) -> tuple[list[s
     environment = dict(os.environ)
     environment.setdefault("JUPYTERLAB_SETTINGS_DIR", str(own_config / "lab" / "user-settings"))
     environment.setdefault("JUPYTERLAB_WORKSPACES_DIR", str(own_config / "lab" / "workspaces"))
-    environment["JUPYTER_CONFIG_DIR"] = str(config_folder(root, role))
+    folder = config_folder(root, role)
+    environment["JUPYTER_CONFIG_DIR"] = str(folder)
     command = [sys.executable, "-m", "jupyterlab", "--custom-css", f"--ServerApp.root_dir={root}"]
+    command.append(f"--LabApp.app_settings_dir={folder / 'lab-settings'}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers run as root; JupyterLab refuses root without it
     return command + lab_arguments, environment

@@ -36,15 +36,28 @@ def blank_export_marker(lines: list[str]) -> list[str]:
 
 
 class ExportState:
-    """What this kernel actually ran, to notice a saved notebook that differs (unsaved edits)."""
+    """What this kernel actually ran: to notice a saved notebook that differs (unsaved edits), and
+    which exercises' tests failed when last run (the export cell says so)."""
 
     def __init__(self) -> None:
         self.ran: dict[str, str] = {}  # cell id -> the source the kernel executed
+        self.tests: dict[str, bool] = {}  # exercise ("02.3") -> whether its test cell last ran without an error
 
     def record(self, info) -> None:
         raw = info.raw_cell or ""
         if is_export_marker(raw.split("\n", 1)[0]) and getattr(info, "cell_id", None):
             self.ran[info.cell_id] = raw
+
+    def record_test(self, result) -> None:
+        """A post_run_cell hook: a test cell's outcome, by the exercise its test function names."""
+        found = TEST_CELL.search(result.info.raw_cell or "")
+        if found:
+            self.tests[f"{found.group(1)}.{found.group(2)}"] = bool(result.success)
+
+    def failed_tests(self) -> list[str]:
+        return sorted(
+            (number for number, passed in self.tests.items() if not passed), key=lambda n: tuple(map(int, n.split(".")))
+        )
 
     def unsaved_cells(self, notebook: dict) -> list[str]:
         """The %%export cells (described as a student finds them) whose saved source is not what this kernel last ran."""
@@ -112,6 +125,13 @@ def tito_export(state: ExportState, slug: str) -> None:
     print(
         f"Exported {folder}/{module.slug}/{module.notebook_name} -> {target.relative_to(root)} ({len(written)} package files up to date)."
     )
+    failed = state.failed_tests()
+    if failed:
+        names = ", ".join(failed)
+        print(
+            f"⚠️  The tests of Exercise{'s' if len(failed) > 1 else ''} {names} failed when you last ran them: they are "
+            "exported as they are, mistakes included. Fix them, run their tests again, then this cell."
+        )
 
 
 def tito_test(state: ExportState, slug: str) -> None:
@@ -154,6 +174,16 @@ def tito_setup(slug: str) -> None:
         print(f"⚠️  {problem}" + (f"\n    fix: {fix}" if fix else ""))
     if problems:
         print("(`tito doctor` in a terminal checks the whole installation.)")
+        return
+    earlier = [m for m in load_modules(root) if m.number < module.number]
+    modules = (
+        f", Module{'s' if len(earlier) > 1 else ''} {earlier[0].number:02d}"
+        + (f"-{earlier[-1].number:02d}" if len(earlier) > 1 else "")
+        + " exported as saved and finished"
+        if earlier
+        else ""
+    )
+    print(f"✓ Ready: this course's tinytorch{modules}, the datasets in place.")
 
 
 def stub_hint(error: BaseException, here: Path) -> str | None:
@@ -176,24 +206,45 @@ def stub_hint(error: BaseException, here: Path) -> str | None:
     )
 
 
-def explain_stub(shell: InteractiveShell, etype, value, tb, tb_offset=None) -> list[str]:
-    """IPython's usual traceback, with the stub's hint as its last line (what a student reads first)
-    and without the frames of tito's own checks, which only pass the error on. Shown through
-    `_showtraceback`, as `showtraceback` does: ipykernel's version sends the error to JupyterLab."""
+# The course's own frames between a student's code and the error: the dispatcher every operation runs
+# through (tinytorch/core/tensor.py, Module 05's Function.apply) and tito's checks, which only pass errors on.
+DISPATCH_FRAMES = {"apply", "find_rule", "method"}
+RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+
+
+def explain_error(shell: InteractiveShell, etype, value, tb, tb_offset=None) -> list[str]:
+    """An error as a student should read it in JupyterLab: first the one line that says what is wrong
+    (a check's message, or for a stub which exercise to write and where), then the traceback of the
+    student's own code, without the course's internal frames. Headless and graded runs keep IPython's
+    whole traceback. Shown through `_showtraceback`, as `showtraceback` does: ipykernel's version sends
+    the error to JupyterLab."""
     hint = stub_hint(value, Path.cwd().resolve())
-    if hint:
-        tb = _without_tito_frames(tb)
-    structured = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
-    structured += [hint] if hint else []
+    headline = hint or f"{BOLD}{RED}{etype.__name__}: {value}{RESET}"
+    cause = value.__cause__ or value.__context__
+    if cause is not None and cause.__traceback__ is not None:
+        cause.__traceback__ = _students_frames(cause.__traceback__)
+    structured = shell.InteractiveTB.structured_traceback(etype, value, _students_frames(tb), tb_offset=tb_offset)
+    structured = [headline, *structured]
     shell._showtraceback(etype, value, structured)
     return structured
 
 
-def _without_tito_frames(tb: TracebackType | None) -> TracebackType | None:
-    """The same traceback without the frames in tito's own files."""
+def _is_course_internal(code) -> bool:
+    filename = Path(code.co_filename).resolve()
+    if filename.is_relative_to(TITO_FOLDER):
+        return True
+    return (
+        code.co_name in DISPATCH_FRAMES
+        and filename.parent.name == "core"
+        and filename.parent.parent.name == "tinytorch"
+    )
+
+
+def _students_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The same traceback without the course's internal frames."""
     kept = []
     while tb is not None:
-        if not Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(TITO_FOLDER):
+        if not _is_course_internal(tb.tb_frame.f_code):
             kept.append(tb)
         tb = tb.tb_next
     rebuilt = None
@@ -202,7 +253,7 @@ def _without_tito_frames(tb: TracebackType | None) -> TracebackType | None:
     return rebuilt
 
 
-TEST_CELL = re.compile(r"^def test_\d+_\d+\w*\(", re.MULTILINE)
+TEST_CELL = re.compile(r"^def test_(\d+)_(\d+)\w*\(", re.MULTILINE)
 
 
 def fresh_state_for_tests(shell: InteractiveShell):
@@ -222,11 +273,12 @@ def fresh_state_for_tests(shell: InteractiveShell):
 def load_ipython_extension(shell: InteractiveShell) -> None:
     state = ExportState()
     if not _headless():  # graded and tested runs keep IPython's own error output
-        shell.set_custom_exc((NotImplementedError,), explain_stub)
+        shell.set_custom_exc((Exception,), explain_error)
     if blank_export_marker not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(blank_export_marker)
     shell.events.register("pre_run_cell", state.record)
     shell.events.register("pre_run_cell", fresh_state_for_tests(shell))
+    shell.events.register("post_run_cell", state.record_test)
     shell.magics_manager.register_function(
         lambda line: tito_export(state, line), magic_kind="line", magic_name="tito_export"
     )
