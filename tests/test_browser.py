@@ -303,7 +303,7 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
         assert "Error" not in notebook.run(cell_id), cell_id
     stub = notebook.run("test-01-1")
     assert "NotImplementedError" in stub and "Exercise 01.1: Tensor.__init__" in stub, stub
-    assert stub.rstrip().endswith(
+    assert stub.lstrip().startswith(  # the line that names the mistake comes first
         "💡 Exercise 01.1 (Tensor.__init__) is not written yet: in its cell, replace the "
         "`raise NotImplementedError(...)` line with your code and run the cell."
     ), stub
@@ -317,7 +317,7 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     assert "Error" not in passed and "NotImplementedError" not in passed, passed
     notebook.shot("03-exercise-passes", "test-01-1")
 
-    assert "locked" in notebook.badge("test-01-2") and "locked" not in notebook.badge("ex-01-1")
+    assert "LOCKED" in notebook.badge("test-01-2") and "LOCKED" not in notebook.badge("ex-01-1")
     before = notebook.source("test-01-2")
     notebook.cell("test-01-2").locator(".cm-content").click(position={"x": 10, "y": 10})
     page.keyboard.type("x = 1  # editing a test")
