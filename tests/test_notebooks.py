@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
@@ -57,6 +58,47 @@ def test_notebooks_never_import_what_they_test_from_the_package(module) -> None:
             assert "tinytorch" not in text.replace("tinytorch/core/tensor.py", ""), (
                 "module 01 builds tinytorch: it cannot import it"
             )
+
+
+# What a visible test cell may define besides its test_* functions: inputs and spies it builds its
+# cases from (a module tree, a recording callback, a miniature MNIST), never a computation of the
+# answer. A reference formula the grader needs lives in the cell's hidden tests.
+TEST_HELPERS = {
+    "Scaled",
+    "Tree",
+    "names_of",
+    "check_order",
+    "run_optimizer",
+    "bowl",
+    "tiny_setup",
+    "Recorder",
+    "Scripted",
+    "stops_after",
+    "check_save_load",
+    "idx_bytes",
+    "small_mnist",
+    "CountingDataset",
+    "START",
+    "GRADS",
+    "ADAM_GRADS",
+}
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_released_test_cells_show_what_is_checked_not_a_reference_answer(module) -> None:
+    notebook = read_notebook(module.notebook(ROOT, RELEASE_DIR))
+    for cell in nbgrader_cells(notebook, "grade"):
+        if cell["metadata"]["nbgrader"].get("solution"):
+            continue
+        code = "\n".join(line for line in cell_source(cell).splitlines() if not line.lstrip().startswith(("%", "!")))
+        defined = {
+            target.id if isinstance(target, ast.Name) else node.name
+            for node in ast.parse(code).body
+            for target in (node.targets if isinstance(node, ast.Assign) else [node])
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) or isinstance(target, ast.Name)
+        }
+        extra = {name for name in defined if not name.startswith("test_")} - TEST_HELPERS
+        assert not extra, f"{cell.get('id')} defines {sorted(extra)}: a reference belongs in its hidden tests"
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)

@@ -202,9 +202,15 @@ class Neg(Function):
 
 
 # %% modules/05_autograd/05_autograd.ipynb, cell 15 (id given-value-of)
-def value_of(value) -> np.ndarray:
-    """The numbers of an operation's input: a Tensor's array, or the number or array as it is."""
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+def value_of(value):
+    """The numbers of an operation's input: a Tensor's array, a Python number as it is, or an array.
+
+    A Python number stays a number because numpy lets it take a float32 array's dtype, while an
+    array made from it (np.asarray(2.5)) is float64 and would make the gradient float64.
+    """
+    if isinstance(value, Tensor):
+        return value.data
+    return value if isinstance(value, (int, float)) else np.asarray(value)
 
 
 # %% modules/05_autograd/05_autograd.ipynb, cell 16 (id ex-05-3)
@@ -328,7 +334,7 @@ class Transpose(Function):
 
     def backward(self, grad: np.ndarray) -> tuple:
         # TODO: read the axes from self.inputs[1:] (one tuple/list, or ints, or none: reversed);
-        # transpose grad by np.argsort(axes).
+        # transpose grad by np.argsort of the axes made positive (axis % grad.ndim).
         raise NotImplementedError("Exercise 05.7: Transpose.backward")
 
 

@@ -70,7 +70,7 @@ class MSELoss(Loss):
 # %% modules/04_losses/04_losses.ipynb, cell 11 (id ex-04-2)
 def one_hot(labels, num_classes: int) -> Tensor:
     """labels (N,) of integers in 0..num_classes-1 -> (N, num_classes) float32, 1 at each label, 0 elsewhere."""
-    # TODO: unwrap labels to a numpy array; raise ValueError naming a label out of range and
+    # TODO: unwrap labels to a numpy array; raise TypeError for labels that are not integers, ValueError naming the first label out of range and
     # num_classes; return the rows of the identity matrix picked by the labels, as a Tensor.
     raise NotImplementedError("Exercise 04.2: one_hot")
 

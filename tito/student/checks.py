@@ -26,6 +26,17 @@ IN_PLACE_HINT = (
 )
 
 
+UPSTREAM_HINT = (
+    "compute new arrays (`grad * b`, `-grad`), never into grad (no `grad *= ...`, `grad -= ...`): the engine may hand "
+    "the same array to several nodes (a tensor used twice), or a read-only one (Sum's broadcast)"
+)
+DTYPE_HINT = (
+    "a gradient keeps its input's dtype: a float64 array (np.zeros(shape) without dtype=, a float64 constant or count) "
+    "doubles the memory and time of every node it reaches; make arrays like the gradient (np.zeros_like, "
+    "dtype=grad.dtype) or convert with .astype(grad.dtype, copy=False)"
+)
+
+
 class CheckFailed(AssertionError):
     """A check of a test cell failed; the message names the case, what came back and what was expected."""
 
@@ -138,7 +149,7 @@ def check_close(
         raise _fail(what, f"got shape {got.shape}; expected {want.shape}", hint)
     with np.errstate(invalid="ignore"):
         excess = np.abs(got - want) - (atol + rtol * np.abs(want))
-    bad = ~(excess <= 0) & ~(np.isnan(got) & np.isnan(want))
+    bad = ~(excess <= 0) & ~(np.isnan(got) & np.isnan(want)) & ~(got == want)  # equal infinities agree
     if bad.any():
         worst = np.unravel_index(np.nanargmax(np.where(bad, np.nan_to_num(excess, nan=np.inf), -np.inf)), got.shape)
         where = f" at index {tuple(int(i) for i in worst)}" if got.ndim else ""
@@ -190,22 +201,29 @@ def check_equal(value: Any, expected: Any, what: str, hint: str = "", error_hint
 
 
 def check_raises(
-    error_type: type[BaseException], action: Callable[[], Any], what: str, mentions: tuple[str, ...] = ()
+    error_type: type[BaseException],
+    action: Callable[[], Any],
+    what: str,
+    mentions: tuple[str, ...] = (),
+    hint: str = "",
 ) -> BaseException:
     """Fail unless `action()` raises `error_type` whose message mentions every string in `mentions`."""
+    expected = f"{'an' if error_type.__name__[0] in 'AEIOU' else 'a'} {error_type.__name__}"
     try:
         action()
     except error_type as error:
         message = str(error)
         missing = [word for word in mentions if word not in message]
         if missing:
-            raise _fail(what, f"the {error_type.__name__} says {message!r}; it should mention {missing}", "") from None
+            raise _fail(
+                what, f"the {error_type.__name__} says {message!r}; it should mention {missing}", hint
+            ) from None
         return error
     except NotImplementedError:
         raise
     except Exception as other:
-        raise _fail(what, f"raised {type(other).__name__}({other}); expected a {error_type.__name__}", "") from other
-    raise _fail(what, f"returned without an error; expected a {error_type.__name__}", "")
+        raise _fail(what, f"raised {type(other).__name__}({other}); expected {expected}", hint) from other
+    raise _fail(what, f"returned without an error; expected {expected}", hint)
 
 
 def numeric_gradient(function: Callable[[], float], array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -239,7 +257,8 @@ def check_backward(
     `arrays` require grad (those listed in `wrt`, default all); the recorded node's own
     `backward(upstream)` is called with a random upstream gradient, so the check depends on the
     rule alone, not on an engine. Each returned gradient must be an array of its input's shape
-    and equal d sum(output * upstream) / d input.
+    and equal d sum(output * upstream) / d input; the rule must leave the upstream array as it
+    was; and run again on float32 inputs, it must return float32 gradients.
     """
     wrt = tuple(range(len(arrays))) if wrt is None else wrt
     previous = tensor_type.float_dtype
@@ -270,8 +289,38 @@ def check_backward(
             got = _gradient_of(tensors[position], node, gradients, name, hint)
             expected = numeric_gradient(weighted_output, tensors[position].data)
             check_close(got, expected, name, atol=atol, rtol=rtol, hint=hint)
+        tensor_type.float_dtype = np.float32
+        _check_gradient_dtypes(tensor_type, operation, arrays, wrt, upstream, what, hint, error_hint)
     finally:
         tensor_type.float_dtype = previous
+
+
+def _check_gradient_dtypes(
+    tensor_type: Any,
+    operation: Callable[..., Any],
+    arrays: list[Any],
+    wrt: tuple[int, ...],
+    upstream: np.ndarray,
+    what: str,
+    hint: str,
+    error_hint: str | bool,
+) -> None:
+    """The rule run again on float32 inputs: every gradient it returns for them is float32 too."""
+    tensors = [
+        tensor_type(np.array(array, dtype=np.float32), requires_grad=position in wrt)
+        for position, array in enumerate(arrays)
+    ]
+    node = _recorded_node(evaluate(lambda: operation(*tensors), f"{what} in float32", hint, error_hint), what)
+    gradients = _node_gradients(node, upstream.astype(np.float32), f"{what} in float32", hint, error_hint)
+    for position in wrt:
+        for argument, gradient in zip(node.inputs, gradients, strict=True):
+            dtype = np.asarray(getattr(gradient, "data", gradient)).dtype
+            if argument is tensors[position] and gradient is not None and dtype != np.float32:
+                raise _fail(
+                    f"{what}: the gradient of float32 input {position}",
+                    f"got dtype {dtype}; expected float32",
+                    DTYPE_HINT,
+                )
 
 
 def _recorded_node(output: Any, what: str) -> Any:
@@ -286,8 +335,12 @@ def _recorded_node(output: Any, what: str) -> Any:
 
 
 def _node_gradients(node: Any, upstream: np.ndarray, what: str, hint: str, error_hint: str | bool) -> tuple:
-    """The node's own backward(upstream): one gradient (or None) per input."""
-    gradients = evaluate(lambda: node.backward(upstream.copy()), f"{what}: backward", hint, error_hint)
+    """The node's own backward(upstream): one gradient (or None) per input; the upstream array it was
+    handed must come back unchanged (the engine hands one array to several nodes, or a read-only one)."""
+    given = upstream.copy()
+    gradients = evaluate(lambda: node.backward(given), f"{what}: backward", hint, error_hint)
+    if not np.array_equal(given, upstream):
+        raise _fail(f"{what}: backward", "changed its argument grad (the upstream gradient) in place", UPSTREAM_HINT)
     if not isinstance(gradients, tuple) or len(gradients) > len(node.inputs):
         raise _fail(
             f"{what}: backward",
@@ -401,4 +454,30 @@ def check_no_overflow(value: Any, what: str, hint: str = "") -> Any:
         np.exp = original
     if overflowed:
         raise _fail(what, f"exp overflowed to inf (of {max(overflowed):g}), even if its warning was silenced", hint)
+    return result
+
+
+def check_no_recursion(value: Any, what: str, hint: str = "", depth: int = 50) -> Any:
+    """Fail if computing `value` (a `lambda: expression`) nests Python calls more than `depth` deep, as a
+    recursive search of a long chain does: raising the recursion limit would hide it only up to a depth."""
+    import sys
+
+    deepest = current = 0
+
+    def profile(frame: Any, event: str, argument: Any) -> None:
+        nonlocal deepest, current
+        if event == "call":
+            current += 1
+            deepest = max(deepest, current)
+        elif event == "return":
+            current -= 1
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        result = evaluate(value, what, hint)
+    finally:
+        sys.setprofile(previous)
+    if deepest > depth:
+        raise _fail(what, f"nested Python calls {deepest} deep (a recursion), where a loop needs a few", hint)
     return result
