@@ -9,7 +9,7 @@ import pytest
 from helpers import ROOT
 
 from tito.build.release import release_differences
-from tito.course.cells import cell_source, exercise_id, read_notebook
+from tito.course.cells import cell_source, exercise_id, python_of, read_notebook
 from tito.course.registry import RELEASE_DIR, SOURCE_DIR, load_modules
 from tito.course.verdict import HEADING, exercise_results
 from tito.student.testing import run_notebook
@@ -90,13 +90,12 @@ def test_released_test_cells_show_what_is_checked_not_a_reference_answer(module)
     for cell in nbgrader_cells(notebook, "grade"):
         if cell["metadata"]["nbgrader"].get("solution"):
             continue
-        code = "\n".join(line for line in cell_source(cell).splitlines() if not line.lstrip().startswith(("%", "!")))
-        defined = {
-            target.id if isinstance(target, ast.Name) else node.name
-            for node in ast.parse(code).body
-            for target in (node.targets if isinstance(node, ast.Assign) else [node])
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) or isinstance(target, ast.Name)
-        }
+        defined = set()
+        for node in ast.parse(python_of(cell_source(cell))).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.Assign):
+                defined |= {target.id for target in node.targets if isinstance(target, ast.Name)}
         extra = {name for name in defined if not name.startswith("test_")} - TEST_HELPERS
         assert not extra, f"{cell.get('id')} defines {sorted(extra)}: a reference belongs in its hidden tests"
 

@@ -2329,6 +2329,25 @@ WRONG_ANSWERS = [
             "cut the permutation at the running totals of the lengths: 0-5, 5-8, 8-10",
         ),
     ),
+    WrongAnswer(
+        "D",
+        "02.5",
+        "sum-expanded-at-the-end",
+        "exponentials / exponentials.sum(axis=self.axis, keepdims=True)",
+        "exponentials / np.expand_dims(exponentials.sum(axis=self.axis), -1)",
+        ("Softmax(axis=0)(x): raised ValueError", "keepdims=True keeps the summed axis, whichever it is"),
+    ),
+    WrongAnswer(
+        "D",
+        "04.6",
+        "shapes-unchecked",
+        '        check_same_shape("BCEWithLogitsLoss", prediction, target)\n',
+        "",
+        (
+            "BCEWithLogitsLoss() of (4, 1) against (4,): returned without an error",
+            "check that the shapes are equal first",
+        ),
+    ),
 ]
 
 # Answers the text allows without prescribing them: they must pass, or text and tests disagree.
@@ -2406,20 +2425,22 @@ def results_of_run(tmp_path_factory: pytest.TempPathFactory, reference_path: str
     The kernels import the reference of the earlier modules, as when grading."""
     cache: dict[tuple[int, str], dict[str, ExerciseResult]] = {}
 
-    def execute(module: Module, run: str) -> dict[str, ExerciseResult]:
+    def execute(module: Module, run: str, folder: Path) -> dict[str, ExerciseResult]:
         answers = solutions(module)
         for change in (w for w in WRONG_ANSWERS + RIGHT_ANSWERS if w.run == run and w.module == module):
             assert answers[change.exercise].count(change.old) == 1, f"{change.id}: the text to replace must occur once"
             answers[change.exercise] = answers[change.exercise].replace(change.old, change.new)
-        folder = tmp_path_factory.mktemp(f"{module.slug}-{run}")
         executed = run_notebook(notebook_with(module, answers, folder), env={"PYTHONPATH": reference_path})
         return {result.exercise: result for result in exercise_results(executed)}
 
     def results(module: Module, run: str) -> dict[str, ExerciseResult]:
         if (module.number, run) not in cache:  # every run of the module, two kernels at a time
             runs = sorted({w.run for w in WRONG_ANSWERS + RIGHT_ANSWERS if w.module == module})
+            folders = [tmp_path_factory.mktemp(f"{module.slug}-{name}") for name in runs]  # made here, not in threads
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
-                done = dict(zip(runs, pool.map(lambda name: execute(module, name), runs), strict=True))
+                done = dict(
+                    zip(runs, pool.map(lambda name, folder: execute(module, name, folder), runs, folders), strict=True)
+                )
             cache.update({(module.number, name): found for name, found in done.items()})
         return cache[module.number, run]
 

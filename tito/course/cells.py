@@ -54,6 +54,11 @@ def cell_source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
+def python_of(source: str) -> str:
+    """A cell's source without the lines IPython runs as magics (`%`, `%%`) or shell commands (`!`), for ast."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
 def nbgrader_meta(cell: dict) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 

@@ -27,6 +27,7 @@ from tito.course.cells import (
     is_graded,
     is_markdown,
     nbgrader_meta,
+    python_of,
     stub_message,
     stub_progress,
     unchanged_since_release,
@@ -143,9 +144,7 @@ def defined_names(exercise_cell: dict) -> set[str]:
     """What an exercise cell defines that later code can use: its classes and functions by name, and
     the methods it attaches (`@add_to_class(Tensor) def sum`) except operators, which code uses as `-` or `@`."""
     try:
-        tree = ast.parse(
-            "\n".join(line for line in cell_source(exercise_cell).splitlines() if not line.startswith("%"))
-        )
+        tree = ast.parse(python_of(cell_source(exercise_cell)))
     except SyntaxError:
         return set()
     names = set()
@@ -160,7 +159,7 @@ def used_names(*cells: dict) -> set[str]:
     used: set[str] = set()
     for cell in cells:
         try:
-            tree = ast.parse("\n".join(line for line in cell_source(cell).splitlines() if not line.startswith("%")))
+            tree = ast.parse(python_of(cell_source(cell)))
         except SyntaxError:
             continue
         for node in ast.walk(tree):

@@ -6,7 +6,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from tito.course.cells import cell_source, describe_cell, is_code, is_locked
+from tito.course.cells import cell_source, describe_cell, is_code, is_locked, python_of
 
 
 @dataclass
@@ -75,7 +75,7 @@ def _suspicious(source: str, test_names: set[str]) -> list[str]:
     for found in SUSPICIOUS_TEXT.findall(source):
         add(f"mentions {found!r}")
     try:
-        tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+        tree = ast.parse(python_of(source))
     except SyntaxError:
         tree = None
     if tree is None:

@@ -14,6 +14,7 @@ result, that the operation left its inputs as they were, so an in-place bug is n
 from __future__ import annotations
 
 import inspect
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -48,20 +49,21 @@ def _fail(what: str, message: str, hint: str) -> CheckFailed:
     return CheckFailed(text)
 
 
-def evaluate(value: Any, what: str, hint: str = "", error_hint: str | bool = "") -> Any:
+def evaluate(value: Any, what: str, hint: str = "", error_hint: str | bool = "", nan_given: bool = False) -> Any:
     """`value()` when `value` is a function (a deferred `lambda: expression`), else `value` itself.
 
     An exception from the student's code becomes a CheckFailed naming the case, chained to the
     original so the traceback still shows the line, with `error_hint` (True: `hint` itself), since
     a check's `hint` explains a wrong result, not an error it was not written for; a warning (numpy's overflow in exp), which
-    would otherwise print to stderr, fails with `hint`. A stub's NotImplementedError passes
+    would otherwise print to stderr, fails with `hint`, except an invalid-value warning when a nan was
+    given (`nan_given`), which is the input's doing. A stub's NotImplementedError passes
     through unchanged: reports read it to tell "not attempted" from "failed".
     """
     if not inspect.isfunction(value):
         return value
     with (
         warnings.catch_warnings(record=True) as warned,
-        np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"),
+        np.errstate(divide="warn", over="warn", invalid="ignore" if nan_given else "warn", under="ignore"),
     ):
         warnings.simplefilter("always")
         try:
@@ -177,10 +179,12 @@ def check_tensor(
     """Inputs unchanged (when given), then type, shape, dtype (when given) and values of a tensor result.
 
     `value` is best given as `lambda: expression`, so an error inside it names this case and the
-    `inputs` ({name: tensor or array}) are compared before and after it runs.
+    `inputs` ({name: tensor or array}) are compared before and after it runs; numpy's warning about
+    an invalid value is no failure when one of them holds a nan.
     """
     before = _snapshot(inputs)
-    value = evaluate(value, what, hint, error_hint)
+    nan_given = any(array.dtype.kind in "fc" and np.isnan(array).any() for array in before.values())
+    value = evaluate(value, what, hint, error_hint, nan_given)
     if inputs:
         check_unchanged(inputs, before, what)
     check_type(value, tensor_type, what, hint="return a Tensor, not a numpy array or a number")
@@ -313,14 +317,10 @@ def _check_gradient_dtypes(
     node = _recorded_node(evaluate(lambda: operation(*tensors), f"{what} in float32", hint, error_hint), what)
     gradients = _node_gradients(node, upstream.astype(np.float32), f"{what} in float32", hint, error_hint)
     for position in wrt:
-        for argument, gradient in zip(node.inputs, gradients, strict=True):
-            dtype = np.asarray(getattr(gradient, "data", gradient)).dtype
-            if argument is tensors[position] and gradient is not None and dtype != np.float32:
-                raise _fail(
-                    f"{what}: the gradient of float32 input {position}",
-                    f"got dtype {dtype}; expected float32",
-                    DTYPE_HINT,
-                )
+        name = f"{what}: the gradient of float32 input {position}"
+        dtype = _gradient_of(tensors[position], node, gradients, name, hint).dtype
+        if dtype != np.float32:
+            raise _fail(name, f"got dtype {dtype}; expected float32", DTYPE_HINT)
 
 
 def _recorded_node(output: Any, what: str) -> Any:
@@ -460,8 +460,6 @@ def check_no_overflow(value: Any, what: str, hint: str = "") -> Any:
 def check_no_recursion(value: Any, what: str, hint: str = "", depth: int = 50) -> Any:
     """Fail if computing `value` (a `lambda: expression`) nests Python calls more than `depth` deep, as a
     recursive search of a long chain does: raising the recursion limit would hide it only up to a depth."""
-    import sys
-
     deepest = current = 0
 
     def profile(frame: Any, event: str, argument: Any) -> None:

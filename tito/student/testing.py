@@ -26,6 +26,7 @@ def run_notebook(
     own stderr (its start-up chatter) goes to a log file, so only cell output reaches the notebook.
     """
     import nbformat
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
 
     try:
@@ -39,17 +40,22 @@ def run_notebook(
         if progress:
             progress(cell_index + 1, total)
 
-    client = NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=timeout,
-        interrupt_on_timeout=True,
-        allow_errors=True,
-        resources={"metadata": {"path": str(path.parent)}},
-        on_cell_executed=on_cell_executed,
-    )
     kernel_env = {**os.environ, EXPORT_ENV: EXPORT_SKIP, **(env or {})}
-    with tempfile.TemporaryFile(mode="w+") as kernel_log:
+    with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder, tempfile.TemporaryFile(mode="w+") as kernel_log:
+        # Unix sockets, as the grading sandbox uses, not TCP ports: kernels started side by side
+        # cannot race for the same free port ("Address already in use").
+        manager = AsyncKernelManager(
+            kernel_name="python3", transport="ipc", ip=f"{folder}/ipc", connection_file=f"{folder}/connection.json"
+        )
+        client = NotebookClient(
+            notebook,
+            km=manager,
+            timeout=timeout,
+            interrupt_on_timeout=True,
+            allow_errors=True,
+            resources={"metadata": {"path": str(path.parent)}},
+            on_cell_executed=on_cell_executed,
+        )
         try:
             client.execute(env=kernel_env, stderr=kernel_log)
         except Exception as error:  # the kernel died or would not start: say so with its own words
