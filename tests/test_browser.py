@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,7 +20,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, copy_course, exercise_sources, exported_reference, reference_answers
+from helpers import (
+    ROOT,
+    answered,
+    copy_course,
+    exercise_sources,
+    exported_reference,
+    reference_answers,
+    released_notebook,
+)
 
 from tito.course.cells import read_notebook
 from tito.course.registry import find_module, load_modules
@@ -234,7 +244,7 @@ class Notebook:
         return (
             self.cell(cell_id)
             .locator(".jp-InputArea-editor")
-            .evaluate("(el) => getComputedStyle(el, '::after').content")
+            .evaluate("(el) => getComputedStyle(el, '::before').content")
         )
 
     def output(self, cell_id: str) -> str:
@@ -251,6 +261,12 @@ class Notebook:
             )
             parts.append("".join(text) if isinstance(text, list) else text)
         return "\n".join(parts)
+
+    def shown(self, cell_id: str) -> str:
+        """The cell's output as the page renders it (scrolled into view first, so that it is rendered)."""
+        output = self.cell(cell_id).locator(".jp-OutputArea")
+        output.scroll_into_view_if_needed()
+        return output.inner_text().strip()
 
     def source(self, cell_id: str) -> str:
         return self.page.evaluate(
@@ -366,6 +382,63 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     assert "11 passed, 0 failed, 0 not attempted" in report and "score: 20/20" in report, report
     notebook.shot("07-module-01-complete", "check")
     assert "Exported modules/01_tensor/01_tensor.ipynb -> tinytorch/core/tensor.py" in notebook.output("export")
+    page.close()
+
+
+def test_a_student_on_module_02_reads_the_mistake_first_and_every_line_whole(student_lab, course, browser) -> None:
+    """Module 02 in a window of Playwright's default size (1280 × 720), Module 01 done and exported: a failing
+    test's output starts with the line naming the mistake and shows none of the course's own frames;
+    no line of an exercise or test cell runs past the editor's edge; a locked cell says so."""
+    module_01 = find_module(load_modules(ROOT), "01")
+    done = answered(released_notebook(module_01, course), reference_answers(module_01))
+    module_01.notebook(course).write_text(json.dumps(done, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    subprocess.run([str(Path(sys.executable).parent / "tito"), "export"], cwd=course, check=True, capture_output=True)
+    page = browser.new_page()
+    notebook = Notebook(page, student_lab, "modules/02_activations/02_activations.ipynb")
+    assert notebook.run("setup").strip().startswith("✓ Ready"), notebook.output("setup")
+    assert "Error" not in notebook.run("given-activation")
+
+    wrong = reference_answers(find_module(load_modules(ROOT), "02"))["ex_02_1"].replace(
+        "np.maximum(x.data, 0)", "np.abs(x.data)"
+    )
+    notebook.type_into("ex-02-1", wrong)
+    assert "Error" not in notebook.run("ex-02-1")
+    notebook.run("test-02-1")
+    failed = notebook.shown("test-02-1")
+    first = failed.splitlines()[0]
+    assert first.startswith("CheckFailed: ReLU()(x) for x of shape (2, 3)") and "negatives become 0" in first, failed
+    notebook.shot("12-module-02-wrong-answer", "test-02-1")
+    stub = (notebook.run("ex-02-2"), notebook.run("test-02-2"), notebook.shown("test-02-2"))[-1]
+    assert stub.startswith("💡 Exercise 02.2 (LeakyReLU.__init__) is not written yet"), stub
+    for shown in (failed, stub):
+        internal = [line for line in shown.splitlines() if re.search(r"tito[/\\]|tinytorch[/\\]|site-packages", line)]
+        assert not internal, f"the course's own frames are shown: {internal}"
+    notebook.shot("13-module-02-stub", "test-02-2")
+
+    cut_off = {}
+    for cell_id in (cell_id for cell_id in notebook.ids if cell_id.startswith(("ex-", "test-"))):
+        notebook.cell(cell_id).scroll_into_view_if_needed()
+        overflow = notebook.cell(cell_id).evaluate(
+            "(cell) => { const scroller = cell.querySelector('.cm-scroller');"
+            " const right = Math.min(scroller.getBoundingClientRect().right, window.innerWidth);"
+            " return [scroller.scrollWidth - scroller.clientWidth,"
+            " ...[...cell.querySelectorAll('.cm-line')].map(line => line.getBoundingClientRect().right - right)]"
+            ".filter(excess => excess > 1).length; }"
+        )
+        if overflow:
+            cut_off[cell_id] = overflow
+    assert cut_off == {}, f"lines run past the editor's edge at 1280 × 720: {cut_off}"
+    notebook.shot("14-module-02-long-lines-wrap", "test-02-6")
+
+    notebook.cell("test-02-3").evaluate("(cell) => cell.scrollIntoView({block: 'start'})")
+    notebook.cell("test-02-3").locator(".cm-content").click(position={"x": 10, "y": 10})
+    assert "cannot be edited" in notebook.badge("test-02-3"), notebook.badge("test-02-3")
+    below_the_banner = notebook.cell("test-02-3").evaluate(
+        "(cell) => cell.querySelector('.cm-editor').getBoundingClientRect().top"
+        " - cell.querySelector('.jp-InputArea-editor').getBoundingClientRect().top"
+    )
+    assert below_the_banner >= 12, "the lock's banner covers the cell's first line"
+    notebook.shot("15-module-02-locked-cell-says-so")
     page.close()
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+import unicodedata
 from pathlib import Path
 
 import nbformat
@@ -344,3 +345,16 @@ def test_the_export_cell_says_which_tests_failed_when_last_run(
     capsys.readouterr()
     shell.run_line_magic("tito_export", "01_tensor")
     assert "⚠️" not in capsys.readouterr().out
+
+
+def test_the_check_report_reads_without_an_emoji_font() -> None:
+    """Where no emoji font is installed (minimal Linux and hub images) a mark shows as an empty box:
+    each row of the check's table still says its exercise and status in words."""
+    from tito.course.verdict import ExerciseResult, Status
+    from tito.student.testing import format_report
+
+    results = [ExerciseResult(f"02.{n}", "ReLU.forward", 1, status) for n, status in enumerate(Status, start=1)]
+    rows = format_report(results).splitlines()[: len(results)]
+    for row, status in zip(rows, Status, strict=True):
+        words = "".join(char for char in row if unicodedata.category(char)[0] not in "SM" and char != "\ufe0f")
+        assert words.strip().startswith("Exercise") and words.rstrip().endswith(str(status)), row

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 
 import pytest
 from helpers import ROOT
@@ -98,6 +99,51 @@ def test_released_test_cells_show_what_is_checked_not_a_reference_answer(module)
                 defined |= {target.id for target in node.targets if isinstance(target, ast.Name)}
         extra = {name for name in defined if not name.startswith("test_")} - TEST_HELPERS
         assert not extra, f"{cell.get('id')} defines {sorted(extra)}: a reference belongs in its hidden tests"
+
+
+SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
+
+
+def solution_expressions(source: str, shortest: int = 10) -> set[str]:
+    """The expressions of an exercise's solution of at least `shortest` characters, as ast writes them."""
+    found = set()
+    for block in SOLUTION.findall(source):
+        tree = ast.parse("if True:\n" + textwrap.indent(textwrap.dedent(block), "    "))
+        for node in ast.walk(tree):
+            simple = isinstance(node, (ast.Name, ast.Constant, ast.Attribute))
+            if isinstance(node, ast.expr) and not simple and len(text := ast.unparse(node)) >= shortest:
+                found.add(text)
+    return found
+
+
+def squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text).replace("'", '"')
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_test_hints_name_the_mistake_without_giving_the_solutions_code(module) -> None:
+    """A hint or message in a visible test may repeat code the exercise's own text states (its
+    markdown, TODOs and given code); an expression of the solution that the text holds back belongs
+    in the collapsed Hint, not in a test a student reads under the exercise."""
+    source = read_notebook(module.notebook(ROOT, SOURCE_DIR))
+    released = read_notebook(module.notebook(ROOT, RELEASE_DIR))
+    stated = squeezed(
+        "\n".join(cell_source(c) for c in released["cells"] if not c["metadata"].get("nbgrader", {}).get("grade"))
+    )
+    solutions = {exercise_id(c["metadata"]["nbgrader"]["grade_id"]): c for c in nbgrader_cells(source, "solution")}
+    for cell in nbgrader_cells(source, "grade"):
+        number = exercise_id(cell["metadata"]["nbgrader"]["grade_id"])
+        visible = ast.parse(python_of(HIDDEN.sub("", cell_source(cell))))
+        words = [
+            squeezed(n.value) for n in ast.walk(visible) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        ]
+        given_away = [
+            expression
+            for expression in solution_expressions(cell_source(solutions[number]))
+            if squeezed(expression) not in stated and any(squeezed(expression) in text for text in words)
+        ]
+        assert not given_away, f"Exercise {number}: a test's words give the solution's code {given_away}"
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)

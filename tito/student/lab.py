@@ -34,27 +34,28 @@ INSTRUCTOR_ONLY_SERVER = [
 LOCK_BADGE_CSS = """\
 /* Written by `tito lab`. A locked cell (nbgrader's read-only tests and given code) looks locked at a
    glance, and says so when clicked into: typing into it does nothing, and nothing else tells you why.
-   The words say it too where no emoji font is installed. */
+   The banner sits on its own line above the code, covering none of it, and is words only: an emoji
+   shows as an empty box where no emoji font is installed (minimal Linux and hub images). */
 .jp-Notebook .jp-InputArea-editor:has(.cm-editor.jp-mod-readOnly) {
-  position: relative;
   background: repeating-linear-gradient(135deg, var(--jp-layout-color2) 0 12px, var(--jp-layout-color1) 12px 24px);
   border-left: 4px solid var(--jp-warn-color1);
 }
-.jp-Notebook .jp-InputArea-editor:has(.cm-editor.jp-mod-readOnly)::after {
-  content: "\\1F512  LOCKED: graded as written";
-  position: absolute;
-  top: 2px;
-  right: 8px;
+.jp-Notebook .jp-InputArea-editor:has(.cm-editor.jp-mod-readOnly)::before {
+  content: "LOCKED: graded as written";
+  display: block;
+  width: fit-content;
+  margin: 2px 0 2px 4px;
   padding: 1px 6px;
   border-radius: 3px;
+  font-family: var(--jp-ui-font-family);
   font-size: var(--jp-ui-font-size1);
   font-weight: bold;
   color: var(--jp-ui-inverse-font-color0);
   background: var(--jp-warn-color1);
   pointer-events: none;
 }
-.jp-Notebook .jp-InputArea-editor:has(.cm-editor.jp-mod-readOnly.cm-focused)::after {
-  content: "\\1F512  LOCKED: this cell cannot be edited; write your code in the exercise cell above";
+.jp-Notebook .jp-InputArea-editor:has(.cm-editor.jp-mod-readOnly.cm-focused)::before {
+  content: "LOCKED: this cell cannot be edited; write your code in the exercise cell above";
   font-size: var(--jp-ui-font-size2);
 }
 .jp-Notebook .cm-editor.jp-mod-readOnly .cm-content {
