@@ -320,7 +320,7 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     stub = notebook.run("test-01-1")
     assert "NotImplementedError" in stub and "Exercise 01.1: Tensor.__init__" in stub, stub
     assert stub.lstrip().startswith(  # the line that names the mistake comes first
-        "💡 Exercise 01.1 (Tensor.__init__) is not written yet: in its cell, replace the "
+        "✎ Exercise 01.1 (Tensor.__init__) is not written yet: in its cell, replace the "
         "`raise NotImplementedError(...)` line with your code and run the cell."
     ), stub
     notebook.shot("02-stub-names-the-exercise", "test-01-1")
@@ -360,7 +360,7 @@ def test_a_student_works_through_module_01_in_jupyterlab(student_lab, course, br
     notebook.until_run("check", check_while_asking_the_server, timeout=180)
     assert answered_while_checking == [True], "the server answered only after the check had finished"
     report = notebook.output("check")
-    assert "✅ Exercise 01.1" in report and "1 passed, 0 failed, 10 not attempted" in report, report
+    assert "✓ Exercise 01.1" in report and "1 passed, 0 failed, 10 not attempted" in report, report
     notebook.shot("05-check-your-work", "check")
 
     exported = notebook.run("export")
@@ -409,7 +409,7 @@ def test_a_student_on_module_02_reads_the_mistake_first_and_every_line_whole(stu
     assert first.startswith("CheckFailed: ReLU()(x) for x of shape (2, 3)") and "negatives become 0" in first, failed
     notebook.shot("12-module-02-wrong-answer", "test-02-1")
     stub = (notebook.run("ex-02-2"), notebook.run("test-02-2"), notebook.shown("test-02-2"))[-1]
-    assert stub.startswith("💡 Exercise 02.2 (LeakyReLU.__init__) is not written yet"), stub
+    assert stub.startswith("✎ Exercise 02.2 (LeakyReLU.__init__) is not written yet"), stub
     for shown in (failed, stub):
         internal = [line for line in shown.splitlines() if re.search(r"tito[/\\]|tinytorch[/\\]|site-packages", line)]
         assert not internal, f"the course's own frames are shown: {internal}"

@@ -39,7 +39,7 @@ def test_test_solution_reports_full_marks(scratch_course: Path) -> None:
     run = tito("test", "01", "--solution", cwd=scratch_course)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "score: 20/20 points" in run.stdout
-    assert "✅ Exercise 01.4" in run.stdout
+    assert "✓ Exercise 01.4" in run.stdout
     assert (scratch_course / ".tito/reference/tinytorch/core/tensor.py").exists()
     assert not (scratch_course / "tinytorch").exists(), "the reference never lands in the student's package"
 
@@ -61,10 +61,10 @@ def test_test_reports_each_exercise_of_a_student_notebook(scratch_course: Path) 
     run = tito("test", "01", "--timeout", "5", cwd=scratch_course)
     assert run.returncode == 1, run.stdout + run.stderr
     lines = run.stdout
-    assert "✅ Exercise 01.1" in lines and "✅ Exercise 01.9" in lines
-    assert "⬜ Exercise 01.2" in lines and "not attempted" in lines
-    assert "❌ Exercise 01.4" in lines and "timed out" in lines
-    assert "❌ Exercise 01.10" in lines and "this test cell was edited" in lines
+    assert "✓ Exercise 01.1" in lines and "✓ Exercise 01.9" in lines
+    assert "○ Exercise 01.2" in lines and "not attempted" in lines
+    assert "✗ Exercise 01.4" in lines and "timed out" in lines
+    assert "✗ Exercise 01.10" in lines and "this test cell was edited" in lines
     assert "test cells worth 1 of the module's 20 points are missing" in lines
     assert "2 passed, 2 failed, 6 not attempted" in lines
     status = tito("status", cwd=scratch_course)
@@ -140,14 +140,14 @@ def test_errors_are_one_clear_line(scratch_course: Path, tmp_path: Path) -> None
 def test_doctor_finds_this_installation_healthy(root: Path) -> None:
     run = tito("doctor", cwd=root)
     assert run.returncode == 0, run.stdout
-    assert "❌" not in run.stdout and "everything looks fine" in run.stdout
+    assert "✗" not in run.stdout and "everything looks fine" in run.stdout
 
 
 @pytest.mark.slow
 def test_doctor_names_the_fix_for_a_damaged_dataset(tmp_path: Path, root: Path) -> None:
     run = tito("doctor", cwd=root, TINYTORCH_DATA=str(tmp_path))
     assert run.returncode == 1
-    assert "❌" in run.stdout and str(tmp_path) in run.stdout
+    assert "✗" in run.stdout and str(tmp_path) in run.stdout
 
 
 def test_report_names_partly_done_methods_syntax_errors_and_the_failing_case(scratch_course: Path) -> None:
@@ -177,24 +177,24 @@ def test_report_names_partly_done_methods_syntax_errors_and_the_failing_case(scr
     run = tito("test", "01", cwd=scratch_course)
     assert run.returncode == 1, run.stderr
     report = run.stdout
-    assert "✅ Exercise 01.1 " in report
+    assert "✓ Exercise 01.1 " in report
     assert (
-        "🟨 Exercise 01.2 " in report
+        "◐ Exercise 01.2 " in report
         and "partly done\n      `Tensor.__rtruediv__` still raises NotImplementedError" in report
     )
     assert (
-        "❌ Exercise 01.4 " in report
+        "✗ Exercise 01.4 " in report
         and "a @ v  (shapes (2, 3) @ (3,)): raised IndexError: tuple index out of range" in report
     )
     line = 1 + broken.splitlines().index(next(text for text in broken.splitlines() if "shape = tuple(shape[0]" in text))
-    assert "❌ Exercise 01.7 " in report
+    assert "✗ Exercise 01.7 " in report
     assert (
         f"your code for Exercise 01.7 did not run: SyntaxError on line {line} of the cell: '(' was never closed\n          shape = tuple(shape[0]\n"
         in report
     )
     assert "AttributeError" not in report, "the syntax error is the cause, not the missing method the test then meets"
     whole = "numpy's own repr would add array(...) and the dtype"  # the end of a 250-character message: nothing is cut
-    assert "❌ Exercise 01.11" in report and whole + "\n" in report
+    assert "✗ Exercise 01.11" in report and whole + "\n" in report
     assert "1 passed, 3 failed, 1 partly done, 6 not attempted\n" in report
     assert "grading also runs hidden tests" in report and "provisional" in report
 

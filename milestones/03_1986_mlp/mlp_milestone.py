@@ -282,7 +282,7 @@ def verdict(name: str, figures: dict, targets: dict) -> bool:
         value = figures[key]
         ok = value >= bound if relation == ">=" else value < bound
         met &= ok
-        print(f"{'✅' if ok else '❌'} {key}: {value:.4g} (target {relation} {bound})")
+        print(f"{'✓' if ok else '✗'} {key}: {value:.4g} (target {relation} {bound})")
     TRAINED.mkdir(exist_ok=True)
     (TRAINED / f"{name}.json").write_text(
         json.dumps({**figures, "targets_met": bool(met), "tinytorch": which_tinytorch()}, indent=1)

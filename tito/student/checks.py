@@ -54,9 +54,10 @@ def evaluate(value: Any, what: str, hint: str = "", error_hint: str | bool = "",
 
     An exception from the student's code becomes a CheckFailed naming the case, chained to the
     original so the traceback still shows the line, with `error_hint` (True: `hint` itself), since
-    a check's `hint` explains a wrong result, not an error it was not written for; a warning (numpy's overflow in exp), which
-    would otherwise print to stderr, fails with `hint`, except an invalid-value warning when a nan was
-    given (`nan_given`), which is the input's doing. A stub's NotImplementedError passes
+    a check's `hint` explains a wrong result, not an error it was not written for; numpy's floating-point
+    warning (overflow in exp, division by zero, an invalid value) fails with `hint`, except an
+    invalid-value warning when a nan was given (`nan_given`), which is the input's doing; any other
+    warning (a debug `warnings.warn`) is shown and costs nothing. A stub's NotImplementedError passes
     through unchanged: reports read it to tell "not attempted" from "failed".
     """
     if not inspect.isfunction(value):
@@ -73,8 +74,11 @@ def evaluate(value: Any, what: str, hint: str = "", error_hint: str | bool = "",
         except Exception as error:
             explained = hint if error_hint is True else error_hint or ""
             raise _fail(what, f"raised {type(error).__name__}: {error}", explained) from error
-    if warned:
-        raise _fail(what, f"numpy warned: {warned[0].message} (stable code computes this without one)", hint)
+    floating = [w for w in warned if issubclass(w.category, RuntimeWarning) and "encountered in" in str(w.message)]
+    if floating:  # numpy's own: the computation went through inf or nan
+        raise _fail(what, f"numpy warned: {floating[0].message} (stable code computes this without one)", hint)
+    for other in warned:  # a warning of the student's own (or a library's) costs nothing: it is shown
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
     return result
 
 

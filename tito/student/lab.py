@@ -44,6 +44,7 @@ LOCK_BADGE_CSS = """\
   content: "LOCKED: graded as written";
   display: block;
   width: fit-content;
+  max-width: calc(100% - 200px); /* clear of the cell's toolbar, top right */
   margin: 2px 0 2px 4px;
   padding: 1px 6px;
   border-radius: 3px;

@@ -18,7 +18,15 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from tito.build.export import export, package_root
-from tito.course.cells import STUB_RAISED, cell_source, describe_cell, is_export_cell, is_export_marker, read_notebook
+from tito.course.cells import (
+    STUB_RAISED,
+    cell_source,
+    describe_cell,
+    is_export_cell,
+    is_export_marker,
+    read_notebook,
+    stub_message,
+)
 from tito.course.registry import RELEASE_DIR, SOURCE_DIR, Module, course_root, find_module, load_modules
 from tito.course.settings import EXPORT_ENV, EXPORT_SKIP
 from tito.course.verdict import exercise_results, ungraded_errors
@@ -41,7 +49,7 @@ class ExportState:
 
     def __init__(self) -> None:
         self.ran: dict[str, str] = {}  # cell id -> the source the kernel executed
-        self.tests: dict[str, bool] = {}  # exercise ("02.3") -> whether its test cell last ran without an error
+        self.tests: dict[str, str] = {}  # exercise ("02.3") -> "passed", "failed" or "not written" when last run
 
     def record(self, info) -> None:
         raw = info.raw_cell or ""
@@ -52,12 +60,15 @@ class ExportState:
         """A post_run_cell hook: a test cell's outcome, by the exercise its test function names."""
         found = TEST_CELL.search(result.info.raw_cell or "")
         if found:
-            self.tests[f"{found.group(1)}.{found.group(2)}"] = bool(result.success)
+            number = f"{found.group(1)}.{found.group(2)}"
+            error = result.error_in_exec
+            own_stub = isinstance(error, NotImplementedError) and str(error).startswith(stub_message(number, ""))
+            self.tests[number] = "passed" if result.success else "not written" if own_stub else "failed"
 
-    def failed_tests(self) -> list[str]:
-        return sorted(
-            (number for number, passed in self.tests.items() if not passed), key=lambda n: tuple(map(int, n.split(".")))
-        )
+    def exercises_whose_tests(self, outcome: str) -> list[str]:
+        """The exercises whose test cell, when last run, had `outcome` ("failed" or "not written")."""
+        found = (number for number, last in self.tests.items() if last == outcome)
+        return sorted(found, key=lambda n: tuple(map(int, n.split("."))))
 
     def unsaved_cells(self, notebook: dict) -> list[str]:
         """The %%export cells (described as a student finds them) whose saved source is not what this kernel last ran."""
@@ -123,14 +134,20 @@ def tito_export(state: ExportState, slug: str) -> None:
         raise UsageError(str(error)) from None
     target = next(path for path in written if path.as_posix().endswith(module.exports_to))
     print(
-        f"Exported {folder}/{module.slug}/{module.notebook_name} -> {target.relative_to(root)} ({len(written)} package files up to date)."
+        f"Exported {folder}/{module.slug}/{module.notebook_name} -> {target.relative_to(root)} "
+        f"(written now; all {len(written)} files of tinytorch/ match your saved notebooks)."
     )
-    failed = state.failed_tests()
+    failed, not_written = state.exercises_whose_tests("failed"), state.exercises_whose_tests("not written")
     if failed:
-        names = ", ".join(failed)
         print(
-            f"⚠️  The tests of Exercise{'s' if len(failed) > 1 else ''} {names} failed when you last ran them: they are "
-            "exported as they are, mistakes included. Fix them, run their tests again, then this cell."
+            f"⚠ The tests of Exercise{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed when you last ran them: "
+            "they are exported as they are, mistakes included. Fix them, run their tests again, then this cell."
+        )
+    if not_written:
+        print(
+            f"⚠ Exercise{'s' if len(not_written) > 1 else ''} {', '.join(not_written)} "
+            f"{'are' if len(not_written) > 1 else 'is'} not written yet (as their tests said when last run): exported as "
+            "the stubs, which raise NotImplementedError until you write them."
         )
 
 
@@ -171,7 +188,7 @@ def tito_setup(slug: str) -> None:
 
     problems = setup_problems(root, module)
     for problem, fix in problems:
-        print(f"⚠️  {problem}" + (f"\n    fix: {fix}" if fix else ""))
+        print(f"⚠ {problem}" + (f"\n    fix: {fix}" if fix else ""))
     if problems:
         print("(`tito doctor` in a terminal checks the whole installation.)")
         return
@@ -197,11 +214,11 @@ def stub_hint(error: BaseException, here: Path) -> str | None:
         root = course_root(here)
         module = next(module for module in load_modules(root) if module.number == int(match[1]))
     except (RegistryError, StopIteration):
-        return f"💡 {exercise} is not written yet: replace the `raise NotImplementedError(...)` line of its cell with your code."
+        return f"✎ {exercise} is not written yet: replace the `raise NotImplementedError(...)` line of its cell with your code."
     if module.folder_holding(root, here) == RELEASE_DIR:
-        return f"💡 {exercise} is not written yet: in its cell, replace the `raise NotImplementedError(...)` line with your code and run the cell."
+        return f"✎ {exercise} is not written yet: in its cell, replace the `raise NotImplementedError(...)` line with your code and run the cell."
     return (
-        f"💡 {exercise} is still a stub in your tinytorch: finish it in {module.notebook(root).relative_to(root)}, "
+        f"✎ {exercise} is still a stub in your tinytorch: finish it in {module.notebook(root).relative_to(root)}, "
         "then save that notebook and run its last cell to export it."
     )
 

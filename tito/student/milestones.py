@@ -120,10 +120,10 @@ def run_milestone(root: Path, number: str, reference: bool, say=print) -> int:
         run = run_one(notebook, env)
         if run.figures is None:
             all_met = False
-            say(f"  ❌ it stopped before its verdict: {run.error or 'no results were saved'}")
+            say(f"  ✗ it stopped before its verdict: {run.error or 'no results were saved'}")
         else:
             shown = ", ".join(f"{key} {value:.4g}" for key, value in run.figures.items() if isinstance(value, float))
             all_met &= run.figures["targets_met"]
-            say(f"  {'✅ every target met' if run.figures['targets_met'] else '❌ targets missed'}: {shown}")
+            say(f"  {'✓ every target met' if run.figures['targets_met'] else '✗ targets missed'}: {shown}")
         say(f"  notebook run in {run.seconds:.1f} s; executed copy with its plots: {run.executed.relative_to(root)}")
     return 0 if all_met else 1

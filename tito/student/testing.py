@@ -71,13 +71,13 @@ def exercises_attempted(notebook: dict) -> tuple[int, int]:
 
 
 MARKS = {
-    Status.PASSED: "✅",
-    Status.FAILED: "❌",
-    Status.PARTLY_DONE: "🟨",
-    Status.NOT_ATTEMPTED: "⬜",
-    Status.NOT_RUN: "⏸",
-    Status.TIMED_OUT: "⏱",
-    Status.ERROR: "⚠️",
+    Status.PASSED: "✓",
+    Status.FAILED: "✗",
+    Status.PARTLY_DONE: "◐",
+    Status.NOT_ATTEMPTED: "○",
+    Status.NOT_RUN: "–",
+    Status.TIMED_OUT: "⚠",
+    Status.ERROR: "⚠",
 }
 PROVISIONAL = (
     "grading also runs hidden tests that check the same behaviour on other inputs, so this score is provisional"
@@ -98,5 +98,5 @@ def format_report(results: list[ExerciseResult], notes: Sequence[str] = ()) -> s
     earned, total = sum(r.earned for r in results), sum(r.points for r in results)
     lines.append(count_statuses(results))
     lines.append(f"score: {earned:g}/{total:g} points on the visible tests; {PROVISIONAL}")
-    lines += [f"⚠️ {note}: it costs no points, but what it shows did not happen" for note in notes]
+    lines += [f"⚠ {note}: that cell is not graded, so this costs no points, but it stopped there" for note in notes]
     return "\n".join(lines)
