@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -88,6 +90,15 @@ def test_a_warning_fails_the_case_instead_of_printing_to_stderr() -> None:
         CheckFailed, match=r"^sigmoid\(1000\): numpy warned: overflow encountered in exp .* — subtract the maximum$"
     ):
         check_tensor(lambda: Box(1 / (1 + np.exp(big))), [0.0], Box, "sigmoid(1000)", hint="subtract the maximum")
+
+
+def test_a_warning_of_the_students_own_is_shown_and_costs_nothing() -> None:
+    def made(value):
+        warnings.warn("debug: a tensor was made", stacklevel=1)
+        return Box(np.array(value, dtype=np.float32))
+
+    with pytest.warns(UserWarning, match="debug: a tensor was made"):
+        check_tensor(lambda: made([1.0]), [1.0], Box, "made([1.0])")
 
 
 def test_check_uses_tells_the_students_operations_from_numpy_wrapped_in_a_tensor() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -175,6 +176,43 @@ DETACHED_WRITER = (
 SWALLOWS_INTERRUPTS = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except:\n        continue"
 
 
+AST_REWRITER = (
+    "import ast\nfrom IPython.core.interactiveshell import InteractiveShell\n\n"
+    "class LastLine(ast.NodeTransformer):\n"
+    "    def visit_Module(self, node):\n        node.body = node.body[-1:]\n        return node\n\n"
+    "InteractiveShell.instance().ast_transformers.append(LastLine())"
+)
+SCRIPT_IN_PAGE = (
+    "from IPython.display import HTML, display\n"
+    "display(HTML('<script>window.tito_hacked = 1</script><img src=x onerror=\"window.tito_hacked = 2\">'))"
+)
+# The file a student's notebook is saved as, where it is not `<student>.ipynb`, and the id it is graded as.
+FILE_NAMES = {
+    "full": ("Grace Hopper - 01_Tensor (1)", "grace_hopper"),
+    "jose": ("José Ñúñez", "josé_ñúñez"),
+    "jose_2": ("José Nunez", "josé_nunez"),
+    "li": ("李雷 01_tensor", "李雷"),
+    "han": ("韩梅梅", "韩梅梅"),
+}
+
+
+def graded_as(student: str) -> str:
+    return FILE_NAMES.get(student, (student, student))[1]
+
+
+def markdown(source: str) -> dict:
+    return {"cell_type": "markdown", "id": f"md-{abs(hash(source)) % 10**8}", "metadata": {}, "source": source}
+
+
+def deeply_nested(notebook: dict, depth: int) -> dict:
+    """The notebook with a cell whose metadata nests `depth` levels deep (valid JSON, as some tools write)."""
+    nested: dict = {}
+    for _ in range(depth):
+        nested = {"level": nested}
+    notebook["cells"][0]["metadata"]["tool"] = nested
+    return notebook
+
+
 def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
     """student -> (notebook or raw text, expected total, a fragment of the expected log)."""
     hostile = hostile_sources(course)
@@ -237,6 +275,43 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
         "skip_tags": (tagged_tests(copy.deepcopy(blank), "skip-execution"), 0, "tags restored as released on 11 cells"),
         "input_transformer": (first(released(), code(INPUT_TRANSFORMER)), 0, "did not run as written"),
         "detached_process": (first(filled(), code(DETACHED_WRITER)), FULL, "flagged: "),
+        "ast_rewriter": (first(released(), code(AST_REWRITER)), 0, "flagged: "),
+        "ast_rewriter_one_answer": (
+            first(filled(1), code(AST_REWRITER)),
+            POINTS["test_01_1"],
+            "changes how IPython rewrites cells",
+        ),
+        "script_in_page": (
+            first(
+                filled(),
+                markdown("<script>window.tito_hacked = 3</script><img src=x onerror='alert(1)'>"),
+                code(SCRIPT_IN_PAGE),
+            ),
+            FULL,
+            f"script_in_page: {FULL:g}/{FULL:g}",
+        ),
+        "escapes_in_heading": (
+            first(filled(), markdown("## \x1b[2J\x1b[31mred heading"), code("get_ipython()")),
+            FULL,
+            "flagged: the code cell under the heading",
+        ),
+        # fair to the honest, bounded for the rest
+        "warns_in_init": (
+            with_lines_in_init(filled(), "import warnings; warnings.warn('debug: a tensor was made', stacklevel=1)"),
+            FULL,
+            f"warns_in_init: {FULL:g}/{FULL:g}",
+        ),
+        "deep_metadata": (deeply_nested(filled(), 400), FULL, "metadata nested deeper than 32 levels was dropped"),
+        "many_cells": (
+            {**filled(), "cells": filled()["cells"] + [markdown(f"note {n}") for n in range(20_000)]},
+            0,
+            "NOT GRADED: the notebook has 20,",
+        ),
+        # names in other scripts stay readable and distinct
+        "jose": (filled(2), points_up_to(2), f"josé_ñúñez: {points_up_to(2):g}/{FULL:g}"),
+        "jose_2": (filled(3), points_up_to(3), f"josé_nunez: {points_up_to(3):g}/{FULL:g}"),
+        "li": (filled(4), points_up_to(4), f"李雷: {points_up_to(4):g}/{FULL:g}"),
+        "han": (filled(5), points_up_to(5), f"韩梅梅: {points_up_to(5):g}/{FULL:g}"),
         **{name: (cheats_with(source), 0, "flagged: ") for name, source in hostile.items()},
     }
 
@@ -252,8 +327,9 @@ def graded_class(released_course: Path, tmp_path_factory: pytest.TempPathFactory
     folder = course / "class"
     folder.mkdir()
     for student, (notebook, _, _) in students.items():
-        name = "Grace Hopper - 01_Tensor (1)" if student == "full" else student
+        name = FILE_NAMES.get(student, (student,))[0]
         (folder / f"{name}.ipynb").write_text(notebook if isinstance(notebook, str) else json.dumps(notebook, indent=1))
+    refused_files(course, folder)
     run = subprocess.run(
         [
             sys.executable,
@@ -280,6 +356,32 @@ def graded_class(released_course: Path, tmp_path_factory: pytest.TempPathFactory
     return course, students, run, rows
 
 
+def refused_files(course: Path, folder: Path) -> None:
+    """What must never be graded: links to the solutions, a FIFO, what archive tools add, two files
+    naming one student; and a student folder whose name holds glob and control characters."""
+    solution = course / SOURCE_DIR / MODULE.slug / f"{MODULE.slug}.ipynb"
+    (folder / "linked.ipynb").symlink_to(solution)
+    (folder / "linked_folder").symlink_to(solution.parent, target_is_directory=True)
+    os.mkfifo(folder / "fifo.ipynb")
+    (folder / "__MACOSX").mkdir()
+    (folder / "__MACOSX" / "._full.ipynb").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (folder / "._half.ipynb").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (folder / "twice.ipynb").write_text(json.dumps(filled()))
+    (folder / "Twice - 01_tensor.ipynb").write_text(json.dumps(filled()))
+    for name in ("star[1]*\x1b[31m", "=HYPERLINK(1)"):
+        (folder / name).mkdir()
+        (folder / name / f"{MODULE.slug}.ipynb").write_text(json.dumps(filled(1)))
+
+
+REFUSED = {  # a fragment of the warning each one gets
+    "linked.ipynb": "linked.ipynb is a symbolic link: refused",
+    "linked_folder": "linked_folder is a symbolic link: refused",
+    "fifo.ipynb": "fifo.ipynb is not a regular file: refused",
+    "twice": "all name the student 'twice': none is graded",
+}
+
+
 def student_log(log: str, student: str) -> str:
     """The log line of `student` and the indented lines under it."""
     match = re.search(rf"^{re.escape(student)}: .*(?:\n    .*)*", log, re.MULTILINE)
@@ -292,11 +394,11 @@ def test_every_submission_gets_exactly_its_expected_score_and_log_line(graded_cl
     totals: dict[str, float] = {}
     for row in rows:
         totals[row["student"]] = totals.get(row["student"], 0.0) + float(row["points"])
-    expected_students = {("grace_hopper" if s == "full" else s) for s in students}
+    expected_students = {graded_as(s) for s in students} | {"star_1_31m", "HYPERLINK(1)"}
     assert set(totals) == expected_students, run.stdout + run.stderr
     problems = []
     for student, (_, expected, fragment) in students.items():
-        name = "grace_hopper" if student == "full" else student
+        name = graded_as(student)
         line = student_log(run.stdout, name)
         if totals[name] != expected or fragment.replace("full:", "grace_hopper:") not in line:
             problems.append(
@@ -305,6 +407,42 @@ def test_every_submission_gets_exactly_its_expected_score_and_log_line(graded_cl
     assert not problems, "\n".join(problems) + "\n" + run.stdout[-4000:] + run.stderr[-3000:]
     assert run.returncode == 1  # one notebook could not be graded, and the exit status says so
     assert "took Grace Hopper - 01_Tensor (1).ipynb for student 'grace_hopper'" in run.stdout
+
+
+def test_links_fifos_files_tools_add_and_clashing_names_are_refused_or_ignored(graded_class) -> None:
+    _, _, run, rows = graded_class
+    for name, fragment in REFUSED.items():
+        assert fragment in run.stderr, (name, run.stderr)
+    assert not {row["student"] for row in rows} & {"linked", "linked_folder", "fifo", "twice", "macosx", "ds_store"}
+    assert "MACOSX" not in run.stderr and "DS_Store" not in run.stderr and "._half" not in run.stderr, run.stderr
+    assert "graded as 'star_1_31m'" in run.stdout and f"star_1_31m: {points_up_to(1):g}/" in run.stdout, run.stdout
+
+
+def test_a_csv_cell_never_starts_a_formula(tmp_path: Path) -> None:
+    from tito.course.verdict import ExerciseResult, Status
+    from tito.grading.autograde import Outcome
+    from tito.grading.results import write_csv
+
+    outcome = Outcome("eve", exercises=[ExerciseResult("01.1", "x", 2, Status.FAILED, '=HYPERLINK("http://x")')])
+    write_csv(tmp_path / "grades.csv", MODULE, [outcome])
+    with open(tmp_path / "grades.csv", newline="") as handle:
+        assert next(iter(csv.DictReader(handle)))["reason"] == '\'=HYPERLINK("http://x")'
+
+
+def test_nothing_a_student_wrote_reaches_the_terminal_or_a_spreadsheet_as_a_control(graded_class) -> None:
+    _, _, run, rows = graded_class
+    assert "\x1b" not in run.stdout and "\x1b" not in run.stderr
+    assert "\\x1b[2J" in student_log(run.stdout, "escapes_in_heading")
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row.values()), "a formula"
+    assert "graded as 'HYPERLINK(1)'" in run.stdout
+
+
+def test_a_stub_scores_zero_whatever_hooks_made_its_tests_print(graded_class) -> None:
+    _, _, run, rows = graded_class
+    rewritten = {row["exercise"]: row for row in rows if row["student"] == "ast_rewriter_one_answer"}
+    assert rewritten["01.1"]["status"] == "passed"
+    assert rewritten["01.2"]["status"] == "not attempted" and "still the released stub" in rewritten["01.2"]["reason"]
+    assert "reaches IPython's shell" in student_log(run.stdout, "ast_rewriter")
 
 
 def test_statuses_name_what_happened(graded_class) -> None:
@@ -328,7 +466,7 @@ def test_hostile_submissions_are_flagged_naming_the_cell_and_honest_ones_are_not
         assert "flagged: code cell" in student_log(run.stdout, student) or "flagged: the code cell" in student_log(
             run.stdout, student
         ), student
-    for honest in ("blank", "half", "debug_stderr", "deleted_tests", "old_format"):
+    for honest in ("blank", "half", "debug_stderr", "deleted_tests", "old_format", "josé_ñúñez", "李雷"):
         assert "flagged" not in student_log(run.stdout, honest), honest
     assert "flagged" not in student_log(run.stdout, "grace_hopper")
 
@@ -352,10 +490,13 @@ def test_every_student_gets_feedback_without_hidden_tests_and_the_report_lists_f
         if len(line.strip()) > 20 and line.strip() not in visible
     }
     for student in students:
-        name = "grace_hopper" if student == "full" else student
+        name = graded_as(student)
         page = (course / "feedback" / name / MODULE.slug / f"{MODULE.slug}.html").read_text()
         leaked = [line for line in hidden_lines if line in page]
         assert not leaked, f"{name}'s feedback shows hidden tests: {leaked[:2]}"
+        scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", page, re.S)
+        assert not any("tito_hacked" in script for script in scripts), f"{name}'s feedback page runs a student's script"
+        assert not re.search(r"<[^>]*\sonerror\s*=", page), f"{name}'s feedback page has a student's event handler"
     assert "could not be graded" in (course / "feedback" / "not_json" / MODULE.slug / f"{MODULE.slug}.html").read_text()
     report = (course / "reports" / MODULE.slug / "report.html").read_text()
     assert "not_json" in report and "input_transformer" in report and "totals.png" in report
@@ -377,13 +518,29 @@ def test_no_process_a_submission_started_outlives_grading(graded_class) -> None:
     assert not survivors.strip(), survivors
 
 
-def test_a_second_grading_run_refuses_while_one_holds_the_lock(tmp_path: Path) -> None:
-    with (
-        grading_lock(tmp_path),
-        pytest.raises(GradeLockBusy, match="another `tito grade` is running"),
-        grading_lock(tmp_path),
-    ):
+HOLD_THE_LOCK = (
+    "import sys, time\nfrom pathlib import Path\nfrom tito.grading.grade import grading_lock\n"
+    "with grading_lock(Path(sys.argv[1])):\n    print('holding', flush=True)\n    time.sleep(60)\n"
+)
+
+
+def test_a_second_grading_run_refuses_while_one_holds_the_lock_and_takes_over_a_dead_ones(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with (
+            pytest.raises(GradeLockBusy, match=rf"another `tito grade` is running .*pid {holder.pid}"),
+            grading_lock(tmp_path),
+        ):
+            pass
+    finally:
+        holder.kill()  # as kill -9 would: no clean-up of its own
+        holder.wait()
+    said: list[str] = []
+    with grading_lock(tmp_path, say=said.append):
         pass
+    assert said and f"pid {holder.pid}" in said[0] and "its lock is taken over" in said[0], said
+    assert not (tmp_path / ".tito" / "grade.lock").exists(), "the lock file stays behind after a run"
 
 
 def test_file_names_are_matched_forgivingly() -> None:

@@ -3,15 +3,17 @@ kernel can see and reach, its caps, and how a runaway cell is stopped without lo
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 
 import nbformat
 import pytest
 from helpers import ROOT
 
-from tito.course.verdict import NOT_RUN, REWRITTEN, TIMED_OUT
+from tito.course.verdict import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT
 from tito.grading.limits import Limits
-from tito.grading.sandbox import execute_confined
+from tito.grading.sandbox import check_readable, execute_confined
 
 pytestmark = pytest.mark.sandbox
 
@@ -37,6 +39,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory):
     port = listener.getsockname()[1]
     reference = tmp_path_factory.mktemp("reference")
     (reference / "marker.txt").write_text("earlier modules")
+    reference.chmod(0o755)  # as `tito export --reference` leaves it: a root grader's kernels run as another user
     cells = [
         cell(f"import os\nprint(sorted(os.listdir({str(ROOT)!r})))"),
         cell(f"print(open({str(reference / 'marker.txt')!r}).read())"),
@@ -111,3 +114,130 @@ def test_a_loop_that_swallows_interrupts_stops_the_kernel_and_marks_the_rest(exe
     assert error_name(notebook, 10) == TIMED_OUT
     assert error_name(notebook, 11) == NOT_RUN
     assert any("ignored the interrupt" in event for event in events), events
+
+
+# Tight caps, so that a broken one cannot take the machine down: what each fixture below tries is
+# bounded by these, a few times over at worst.
+CAPS = Limits(
+    cell_seconds=20,
+    notebook_seconds=60,
+    memory_bytes=1 << 30,
+    processes=16,
+    disk_bytes=64 << 20,
+    files=2_000,
+    open_files=256,
+    interrupt_grace_seconds=2,
+)
+FILL = (
+    "def fill(path):\n    written = 0\n    try:\n        with open(path, 'wb') as handle:\n"
+    "            while written < 200 * 2**20:\n                handle.write(b'x' * 2**20)\n"
+    "                handle.flush()\n                written += 2**20\n"
+    "    except OSError as error:\n        print(type(error).__name__, end=' ')\n"
+    "    print('wrote', written // 2**20, 'MiB')\n"
+)
+TOKEN = f"tito-reap-{os.getpid()}"
+
+
+def run_cells(*sources: str, limits: Limits = CAPS) -> tuple[nbformat.NotebookNode, list[str]]:
+    notebook = nbformat.v4.new_notebook(
+        cells=[cell(source) for source in sources] + [cell("print('end')", graded=True)]
+    )
+    events = execute_confined(notebook, ROOT / "tito", None, limits)
+    return notebook, events
+
+
+@pytest.fixture(scope="module")
+def honest_but_busy():
+    return run_cells(
+        "import threading, time\nfor _ in range(300):\n    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        "print('threads', threading.active_count())",
+        FILL + "fill('/dev/shm/x')",
+        FILL + "fill('/tmp/x')",
+        FILL + "fill('x')",
+        "try:\n    open('/dev/x', 'w')\nexcept OSError as error:\n    print(type(error).__name__, error.errno)",
+        f"import subprocess\nfor _ in range(3):\n    subprocess.Popen(['sleep', '300', '{TOKEN}'], start_new_session=True)",
+    )
+
+
+def test_hundreds_of_threads_still_grade_and_the_sandboxs_folders_are_small(honest_but_busy) -> None:
+    notebook, events = honest_but_busy
+    assert int(text(notebook, 0).split()[1]) > 300 and "end" in text(notebook, 6), events
+    for index in (1, 2, 3):  # /dev/shm, /tmp, home: 64 MiB each
+        assert "OSError" in text(notebook, index) and int(text(notebook, index).split()[-2]) <= 64, text(
+            notebook, index
+        )
+    assert "OSError 30" in text(notebook, 4), "/dev is writable"
+
+
+def test_every_process_a_notebook_started_is_gone_when_it_ends(honest_but_busy) -> None:
+    survivors = subprocess.run(["pgrep", "-f", TOKEN], capture_output=True, text=True).stdout
+    assert not survivors.strip(), f"processes the notebook started outlived it: {survivors}"
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (
+            "import subprocess\nfor _ in range(40):\n    subprocess.Popen(['sleep', '60'])\nimport time\ntime.sleep(5)",
+            "started more than 16 processes",
+        ),
+        (
+            "import subprocess, sys, time\ngrab = 'import numpy as np, time; a = np.ones(450 * 2**20 // 8); time.sleep(30)'\n"
+            "children = [subprocess.Popen([sys.executable, '-c', grab]) for _ in range(3)]\ntime.sleep(15)",
+            "used more than 1 GiB of memory, all its processes together",
+        ),
+        (
+            "import os, sys, time\nfolder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+            "for n in range(3):\n    with open(os.path.join(folder, f'big{n}'), 'wb') as handle:\n"
+            "        handle.write(b'x' * (60 * 2**20))\ntime.sleep(5)",
+            "wrote more than 64 MiB",
+        ),
+    ],
+    ids=["processes", "memory-across-processes", "disk"],
+)
+def test_a_sandbox_over_a_cap_as_a_whole_is_stopped_naming_it(source: str, reason: str) -> None:
+    notebook, events = run_cells(source)
+    assert error_name(notebook, 0) == KERNEL_DIED and reason in "".join(notebook.cells[0].outputs[-1]["traceback"])
+    assert any(reason in event for event in events), events
+    assert error_name(notebook, 1) == NOT_RUN
+
+
+@pytest.fixture(scope="module")
+def who_am_i():
+    return run_cells(
+        "import os\nprint(os.getuid(), open('/proc/self/uid_map').read().split())",
+        "try:\n    open('/etc/shadow').read()\n    print('read /etc/shadow')\nexcept OSError as error:\n    print('shadow:', type(error).__name__)",
+        "import os\nprint(' '.join(sorted(os.listdir('/etc'))))",
+        "try:\n    print(open('/proc/1/environ').read())\nexcept OSError as error:\n    print('environ:', type(error).__name__)",
+    )
+
+
+def test_a_folder_the_kernels_user_cannot_read_is_named_before_grading(tmp_path) -> None:
+    private = tmp_path / "reference"
+    private.mkdir(mode=0o700)
+    if os.geteuid() != 0:
+        pytest.skip("only a grader that is root runs its kernels as another user")
+    with pytest.raises(OSError, match="could not read what they need .*reference"):
+        check_readable(private, None, CAPS, sandboxed=True)
+
+
+def test_the_kernel_is_never_root_on_the_host_and_sees_little_of_it(who_am_i) -> None:
+    notebook, events = who_am_i
+    uid, *mapping = text(notebook, 0).replace("[", "").replace("]", "").replace("'", "").replace(",", "").split()
+    inside, outside, count = (int(part) for part in mapping[:3])
+    assert int(uid) == 65534 and inside <= int(uid) < inside + count, text(notebook, 0)
+    assert outside + int(uid) - inside != 0, f"the kernel's user is root outside the sandbox: {text(notebook, 0)}"
+    assert text(notebook, 1).startswith("shadow:"), text(notebook, 1)
+    assert set(text(notebook, 2).split()) <= {
+        "ld.so.cache",
+        "ld.so.conf",
+        "ld.so.conf.d",
+        "alternatives",
+        "localtime",
+        "passwd",
+        "group",
+        "nsswitch.conf",
+        "mime.types",
+    } | {name for name in text(notebook, 2).split() if name.startswith("python3")}, text(notebook, 2)
+    assert "PYTEST" not in text(notebook, 3) and "HOME=/root" not in text(notebook, 3), text(notebook, 3)
+    assert "end" in text(notebook, 4), events

@@ -137,7 +137,7 @@ def cmd_doctor(args: argparse.Namespace, root: Path) -> int:
 
     problems = 0
     for ok, what, fix in run_checks(root):
-        print(f"{'✅' if ok else '❌'} {what}" + (f"\n   fix: {fix}" if fix and not ok else ""))
+        print(f"{'✓' if ok else '✗'} {what}" + (f"\n   fix: {fix}" if fix and not ok else ""))
         problems += not ok
     print("everything looks fine" if not problems else f"{problems} problem(s) found")
     return 1 if problems else 0
@@ -164,6 +164,7 @@ def cmd_milestone(args: argparse.Namespace, root: Path) -> int:
 def cmd_grade(args: argparse.Namespace, root: Path) -> int:
     from tito.grading.grade import grade_class
     from tito.grading.limits import Limits
+    from tito.grading.results import printable
     from tito.grading.submissions import collect, in_shard
 
     module = find_module(load_modules(root), args.module)
@@ -172,7 +173,7 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
         raise GradingError(f"{folder} is not a folder of notebooks")
     submissions, warnings = collect(root, module, folder)
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(printable(f"warning: {warning}"), file=sys.stderr)
     if args.students:
         unknown = sorted(set(args.students) - {s.student for s in submissions})
         if unknown:
@@ -335,7 +336,7 @@ def _add_grading_commands(commands) -> None:
     grade_cmd.add_argument(
         "--memory-gb",
         type=float,
-        help=f"memory cap of a student's kernel (default {DEFAULT.memory_bytes / (1 << 30):g})",
+        help=f"memory cap, GiB, across a student's kernel and every process it starts (default {DEFAULT.memory_bytes / (1 << 30):g})",
     )
     grade_cmd.add_argument(
         "--no-sandbox",
@@ -372,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     except TitoError as error:
         print(f"tito: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ntito: stopped (Ctrl-C)", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader went away (`tito status | head -2`): stop quietly, as Unix tools do, with the
         # exit status a shell gives a process ended by SIGPIPE.

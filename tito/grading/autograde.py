@@ -5,19 +5,30 @@ tito.grading.sandbox. Runs in a worker process; never raises: every student gets
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import traceback
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from tito.build.export import reference_before
 from tito.build.release import CONFIG_FILE, nbgrader_api, nbgrader_config, nbgrader_environment, scratch_course
-from tito.course.cells import cell_exercise, is_graded, nbgrader_meta
+from tito.course.cells import (
+    Progress,
+    cell_exercise,
+    describe_cell,
+    is_exercise,
+    is_graded,
+    nbgrader_meta,
+    stub_progress,
+)
 from tito.course.registry import Module
 from tito.course.verdict import ExerciseResult, Status, exercise_results, exercise_titles
 from tito.grading import pipelines
@@ -140,9 +151,18 @@ def mark_not_graded(kit: ModuleKit, outcome: Outcome) -> None:
 
 def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: Outcome) -> None:
     """The steps of grading one submission, in order; the first that fails sets `outcome.error`."""
-    notebook = read_submission(submission, outcome)
+    notebook = read_submission(submission, outcome, kit.limits.submission_bytes)
     if notebook is None:
         return
+    if len(notebook["cells"]) > kit.limits.cells:
+        outcome.error = (
+            f"the notebook has {len(notebook['cells']):,} cells, more than the {kit.limits.cells:,} a submission may "
+            "have: remove the cells you added and submit again"
+        )
+        return
+    dropped = shallow_metadata(notebook)
+    if dropped:
+        outcome.notes.append(f"metadata nested deeper than {DEEPEST} levels was dropped ({dropped} values)")
     outcome.notes += restore_release(notebook, kit.release, kit.locked_sources)
     outcome.flags = flag_cells(notebook, kit.release, set(kit.test_names))
     write_private_course(kit, submission.student, notebook, private)
@@ -161,16 +181,56 @@ def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: 
     read_back(kit, submission.student, private, feedback["success"], outcome)
 
 
-def read_submission(submission: Submission, outcome: Outcome) -> dict | None:
-    """The submission as JSON, or None (and why, in the outcome) when it is not a notebook."""
+def read_submission(submission: Submission, outcome: Outcome, largest: int) -> dict | None:
+    """The submission as JSON, or None (and why, in the outcome) when it is not a notebook: read as a
+    regular file of at most `largest` bytes, never through a symbolic link (the file may have been
+    swapped since it was collected), never blocking on a FIFO or a device."""
     try:
-        notebook = json.loads(submission.notebook.read_text(encoding="utf-8"))
+        descriptor = os.open(submission.notebook, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        why = "it is a symbolic link" if error.errno == errno.ELOOP else error.strerror
+        outcome.error = f"the notebook could not be opened ({why}): a submission must be a file of its own"
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            outcome.error = "the submission is not a regular file: refused"
+            return None
+        if status.st_size > largest:
+            outcome.error = f"the notebook is {status.st_size / 2**20:.0f} MB, more than the {largest / 2**20:.0f} MB a submission may be: clear its outputs and submit again"
+            return None
+        raw = handle.read(largest + 1)
+    try:
+        notebook = json.loads(raw.decode("utf-8"))
         if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
             raise ValueError("it has no list of cells")
-    except (OSError, ValueError) as error:
+    except (RecursionError, ValueError) as error:
         outcome.error = f"the notebook could not be read ({error}): it is not a Jupyter notebook, or it is damaged"
         return None
     return notebook
+
+
+DEEPEST = 32  # levels of metadata kept: nbgrader's is 3 deep; deeper nesting only slows or crashes tools
+
+
+def shallow_metadata(notebook: dict) -> int:
+    """Drop, in place, what the notebook's and its cells' metadata nest deeper than DEEPEST levels
+    (without recursion, so that any depth is safe); returns how many values were dropped."""
+    dropped = 0
+    stack: list[tuple[dict | list, int]] = [(notebook.get("metadata") or {}, 1)]
+    stack += [(cell.get("metadata") or {}, 1) for cell in notebook["cells"] if isinstance(cell, dict)]
+    while stack:
+        container, depth = stack.pop()
+        keys = list(container) if isinstance(container, dict) else list(range(len(container)))
+        for key in keys:
+            value = container[key]
+            if isinstance(value, (dict, list)):
+                if depth >= DEEPEST:
+                    container[key] = None
+                    dropped += 1
+                else:
+                    stack.append((value, depth + 1))
+    return dropped
 
 
 def write_private_course(kit: ModuleKit, student: str, notebook: dict, private: Path) -> None:
@@ -215,13 +275,46 @@ def read_back(kit: ModuleKit, student: str, private: Path, feedback_made: bool, 
             grade.name: (float(grade.auto_score or 0.0), float(grade.max_score)) for grade in graded_notebook.grades
         }
     scores = {grade_id: score for grade_id, (score, _) in outcome.scores.items()}
-    outcome.exercises = exercise_results(json.loads(outcome.autograded), kit.limits.cell_seconds, scores)
+    graded_notebook = json.loads(outcome.autograded)
+    outcome.exercises = exercise_results(graded_notebook, kit.limits.cell_seconds, scores)
+    zero_untouched_stubs(graded_notebook, outcome)
     if not outcome.feedback:
         outcome.feedback = failure_page(
             kit.slug,
             student,
             "the feedback page could not be made; your grades are in the table below",
             outcome.exercises,
+        )
+
+
+def zero_untouched_stubs(graded: dict, outcome: Outcome) -> None:
+    """An exercise whose code cell is still its released stub scores 0, whatever its tests printed:
+    passing tests then came from code elsewhere (a hook that rewrote them, or an answer outside the
+    exercise cell, which the package never gets). Judged from the notebook's cells, out of the
+    kernel's reach; the case is flagged for a human."""
+    cells = graded["cells"]
+    stubs = {
+        cell_exercise(cell): index
+        for index, cell in enumerate(cells)
+        if is_exercise(cell) and stub_progress(cell)[0] is Progress.NOT_ATTEMPTED
+    }
+    tests = {cell_exercise(cell): nbgrader_meta(cell)["grade_id"] for cell in cells if is_graded(cell)}
+    for position, result in enumerate(outcome.exercises):
+        if result.exercise not in stubs or result.earned == 0:
+            continue
+        outcome.exercises[position] = replace(
+            result,
+            status=Status.NOT_ATTEMPTED,
+            score=0.0,
+            detail="its code cell is still the released stub: write the answer in the exercise's own cell",
+        )
+        grade_id = tests[result.exercise]
+        outcome.scores[grade_id] = (0.0, outcome.scores.get(grade_id, (0.0, result.points))[1])
+        outcome.flags.append(
+            Flag(
+                describe_cell(cells, stubs[result.exercise]),
+                f"its tests passed ({result.earned:g} points) though the cell is still the stub: scored 0",
+            )
         )
 
 

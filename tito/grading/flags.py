@@ -31,6 +31,9 @@ SUSPICIOUS_NAMES = {
     "signal": "handles signals",
     "__file__": "looks for files by its own path",
     "gradebook": "mentions the gradebook",
+    "InteractiveShell": "reaches IPython's shell (the kernel itself)",
+    "settrace": "traces the running code",
+    "setprofile": "traces the running code",
 }
 SUSPICIOUS_ATTRIBUTES = {
     "modules": "touches sys.modules",
@@ -44,6 +47,11 @@ SUSPICIOUS_ATTRIBUTES = {
     "parent": "walks up the file system",
     "parents": "walks up the file system",
     "_exit": "ends the kernel",
+    "ast_transformers": "changes how IPython rewrites cells",
+    "run_cell": "changes how IPython runs cells",
+    "_getframe": "reads the callers' frames",
+    "excepthook": "changes how errors are reported",
+    "displayhook": "changes how results are shown",
 }
 SUSPICIOUS_TEXT = re.compile(
     r"source_solutions|submitted|autograded|gradebook|\.\./|(?<![\w.])/(?:work|root|home|tmp|etc)\b|tito\.checks|\bsys\.modules\b"

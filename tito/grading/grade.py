@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import ctypes
+import errno
 import fcntl
 import multiprocessing
 import os
+import shutil
+import signal
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,12 +30,14 @@ from tito.errors import GradeLockBusy, GradingError
 from tito.grading.autograde import ModuleKit, Outcome, grade_submission, mark_not_graded, prepare
 from tito.grading.limits import Limits
 from tito.grading.report import write_report
-from tito.grading.results import write_csv
-from tito.grading.sandbox import bubblewrap
+from tito.grading.results import load_outcomes, printable, save_outcome, write_csv
+from tito.grading.sandbox import bubblewrap, check_readable
 from tito.grading.submissions import Submission
 
 REPORTS_DIR = "reports"
 LOCK_FILE = Path(".tito") / "grade.lock"
+SCRATCH_DIR = Path(".tito") / "scratch"
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 NO_BUBBLEWRAP = (
     "bubblewrap is not available, so student code would run unconfined: install it "
     "(`sudo apt-get install bubblewrap`), or pass --no-sandbox to grade with limits only (see the README)"
@@ -40,27 +45,86 @@ NO_BUBBLEWRAP = (
 
 
 @contextlib.contextmanager
-def grading_lock(root: Path) -> Iterator[None]:
-    """Hold the course's grading lock, or refuse at once naming who holds it."""
+def grading_lock(root: Path, say: Callable[[str], None] = print) -> Iterator[None]:
+    """Hold the course's grading lock, or refuse at once naming who holds it.
+
+    A POSIX record lock (lockf): the kernel drops it when its holder dies, and forked workers do not
+    inherit it, so a grader killed with kill -9 leaves no lock behind, only its note in the file,
+    which the next run reports. The file is removed when the run ends."""
     path = root / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
+    while True:
+        handle = open(path, "a+")  # noqa: SIM115 (held for the whole run, closed below)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
             handle.seek(0)
+            holder = handle.read().strip() or "unknown process"
+            handle.close()
+            if error.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
             raise GradeLockBusy(
-                f"another `tito grade` is running in this course ({handle.read().strip() or 'unknown process'}); "
+                f"another `tito grade` is running in this course ({holder}); "
                 "wait for it to finish: two at once would mix their grades"
             ) from None
+        if path.exists() and os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # the run before removed the file as this one opened it: lock the new one
+    try:
+        handle.seek(0)
+        left = handle.read().strip()
+        if left:
+            say(f"note: an earlier `tito grade` ({left}) stopped before it finished; its lock is taken over")
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
         handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        handle.close()
+
+
+@contextlib.contextmanager
+def scratch_folder(root: Path, say: Callable[[str], None]) -> Iterator[Path]:
+    """The run's private scratch folder in the course (.tito/scratch/, the grader's alone): it holds
+    a copy of the solutions while grading runs. Taken with the lock held, so any folder already
+    there was left by a run that died: it is removed first."""
+    base = root / SCRATCH_DIR
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o700)
+    for left in sorted(base.iterdir()):
+        shutil.rmtree(left, ignore_errors=True)
+        say(f"note: removed {left.relative_to(root)}, left by a grading run that stopped before it finished")
+    folder = base / f"run-{os.getpid()}"
+    folder.mkdir(mode=0o700)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class GradingStopped(GradingError):
+    """Ctrl-C or SIGTERM stopped the run; what was graded before is recorded and reported."""
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM stops the run as Ctrl-C does: one line, the reports made consistent, no traceback."""
+
+    def stop(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals as they are
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def grade_class(
@@ -72,32 +136,64 @@ def grade_class(
     sandboxed: bool,
     say: Callable[[str], None] = print,
 ) -> list[Outcome]:
-    """Grade every submission, `jobs` at a time; record each in the course as it finishes; write the CSV and the report."""
+    """Grade every submission, `jobs` at a time; record each in the course as it finishes; write the
+    CSV and the report over every student of the module recorded so far, also when stopped."""
     if sandboxed and bubblewrap() is None:
         raise GradingError(NO_BUBBLEWRAP)
     outcomes: list[Outcome] = []
-    with grading_lock(root), nbgrader_environment(), tempfile.TemporaryDirectory(prefix="tito-grade-") as scratch:
-        os.chmod(scratch, 0o700)
-        kit = prepare(root, module, Path(scratch), limits, sandboxed)
-        db_url = nbgrader_api(root).coursedir.db_url  # read once: nbgrader_config.py is loaded per call
-        copy_assignment(kit, db_url)
-        for outcome in _graded_in_pool(kit, submissions, jobs, scratch):
-            record(root, db_url, kit, outcome)
-            outcomes.append(outcome)
-            say_outcome(outcome, kit.max_total, say)
-        outcomes.sort(key=lambda outcome: outcome.student)
-        folder = root / REPORTS_DIR / module.slug
-        write_csv(folder / "grades.csv", module, outcomes)
-        write_report(folder, module, outcomes, kit.max_total)
-    return outcomes
+    folder = root / REPORTS_DIR / module.slug
+    with grading_lock(root, say), nbgrader_environment(), scratch_folder(root, say) as scratch, stop_on_sigterm():
+        try:
+            kit = prepare(root, module, scratch, limits, sandboxed)
+            try:
+                check_readable(Path(kit.earlier_reference), Path(kit.datasets), limits, sandboxed)
+            except OSError as error:
+                raise GradingError(str(error)) from None
+            db_url = nbgrader_api(root).coursedir.db_url  # read once: nbgrader_config.py is loaded per call
+            copy_assignment(kit, db_url)
+            for outcome in _graded_in_pool(kit, submissions, jobs, str(scratch)):
+                record(root, db_url, kit, outcome)
+                save_outcome(folder, outcome)
+                outcomes.append(outcome)
+                say_outcome(outcome, kit.max_total, say)
+        except KeyboardInterrupt:
+            if outcomes:
+                write_reports(folder, module, kit.max_total)
+            raise GradingStopped(
+                f"stopped after {len(outcomes)} of {len(submissions)} submissions: those are recorded, "
+                f"and reports/{module.slug}/ covers every student graded so far; run the same command again "
+                "to grade the rest (with --students to choose)"
+            ) from None
+        write_reports(folder, module, kit.max_total)
+    return sorted(outcomes, key=lambda outcome: outcome.student)
+
+
+def write_reports(folder: Path, module: Module, max_total: float) -> None:
+    """grades.csv and report.html over every student of the module recorded so far, not only this run's."""
+    everyone = load_outcomes(folder)
+    write_csv(folder / "grades.csv", module, everyone)
+    write_report(folder, module, everyone, max_total)
+
+
+def _worker_start(grader: int) -> None:
+    """A grading worker dies with the grader (kill -9 included) and leaves Ctrl-C to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != grader:  # the grader died before the line above
+        os._exit(1)
 
 
 def _graded_in_pool(kit: ModuleKit, submissions: list[Submission], jobs: int, scratch: str) -> Iterator[Outcome]:
-    """Each submission's outcome as its worker finishes it; a worker that died still yields one."""
+    """Each submission's outcome as its worker finishes it; a worker that died still yields one.
+    When stopped, the workers (and so their kernels) are killed before this returns."""
     # fork: the workers start in milliseconds with nbgrader already imported (spawn costs seconds);
     # nothing here has started a thread or a kernel yet.
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=max(1, jobs), mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+    )
+    try:
         futures = {pool.submit(grade_submission, kit, submission, scratch): submission for submission in submissions}
         for future in concurrent.futures.as_completed(futures):
             try:
@@ -107,15 +203,22 @@ def _graded_in_pool(kit: ModuleKit, submissions: list[Submission], jobs: int, sc
                 outcome = Outcome(student, error=f"the grading process failed: {type(error).__name__}: {error}")
                 mark_not_graded(kit, outcome)
                 yield outcome
+    except BaseException:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(OSError):
+                process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def say_outcome(outcome: Outcome, max_total: float, say: Callable[[str], None]) -> None:
     """The student's log line, then what was restored, stopped or flagged, indented below it."""
-    say(log_line(outcome, max_total))
+    say(printable(log_line(outcome, max_total)))
     for note in outcome.notes:
-        say(f"    {note}")
+        say(printable(f"    {note}"))
     for flag in outcome.flags:
-        say(f"    flagged: {flag.cell}: {flag.reason}")
+        say(printable(f"    flagged: {flag.cell}: {flag.reason}"))
 
 
 def record(root: Path, db_url: str, kit: ModuleKit, outcome: Outcome) -> None:

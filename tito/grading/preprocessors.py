@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
@@ -84,10 +85,36 @@ class GuardedExecute(NbGraderPreprocessor):
         return nb, resources
 
 
+def clean_html(html) -> str:
+    """Untrusted HTML made safe to open: no scripts, event handlers or javascript: links (ammonia's
+    rules, through nh3); classes are kept, for the page's own styles."""
+    import nh3
+
+    text = html.decode() if isinstance(html, bytes) else str(html)
+    attributes = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+    attributes["*"] = attributes.get("*", set()) | {"class"}
+    return nh3.clean(text, attributes=attributes)
+
+
 class FeedbackExporter(HTMLExporter):
     """nbconvert's HTMLExporter less its last step, a BeautifulSoup pass over the finished page that
     adds alt text and tab stops: it re-parses the whole page and took most of a feedback page's
-    time (0.9 of 1.4 s a notebook). The rest is HTMLExporter.from_notebook_node as nbconvert 7 has it."""
+    time (0.9 of 1.4 s a notebook). The rest is HTMLExporter.from_notebook_node as nbconvert 7 has it,
+    with the page's HTML sanitized."""
+
+    # A student's markdown and outputs are untrusted HTML: no script or event handler of theirs runs
+    # in the page a student or an instructor opens. nbgrader's feedback template renders markdown
+    # unsanitized, so markdown is cleaned here too, with the same rules as outputs.
+    sanitize_html = Bool(True, help="Sanitize the HTML of markdown cells and outputs.").tag(config=True)
+
+    @pass_context
+    def markdown2html(self, context, source):
+        return clean_html(super().markdown2html(context, source))
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("markdown2html", self.markdown2html)
+        yield ("clean_html", clean_html)
 
     def from_notebook_node(self, nb, resources=None, **kw):
         language = nb.metadata.get("language_info", {})

@@ -20,6 +20,7 @@ import math
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from pathlib import Path
 import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -38,10 +40,24 @@ from tito.course.cells import first_error, is_code, is_demonstration, is_graded
 from tito.course.settings import DATA_ENV, EXPORT_ENV, EXPORT_SKIP
 from tito.course.verdict import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT
 from tito.grading.limits import Limits
+from tito.grading.watchdog import Watchdog
 
-SYSTEM_FOLDERS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
+SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
+# Of the host's /etc, only what Python and its libraries read: not its secrets, not its settings.
+SYSTEM_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/mime.types",
+)
 HOME = "/home/student"
 DATA = "/datasets"
+NOBODY = 65534  # the kernel's user inside the sandbox, and outside it when the grader is root
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,33 +90,57 @@ def readable_folders(earlier_reference: Path) -> list[Path]:
 def sandbox_prefix(
     program: str, readable: list[Path], datasets: Path | None, kernel_folder: Path, limits: Limits
 ) -> list[str]:
-    """The bwrap arguments that put a command in the sandbox described at the top of this module."""
-    command = [program, "--unshare-all", "--die-with-parent", "--uid", "65534", "--gid", "65534"]
+    """The bwrap arguments that put a command in the sandbox described at the top of this module.
+
+    A grader that is not root maps the kernel's user (65534) onto itself, in a user namespace; one
+    that is root would map it onto root, so there the sandbox is made without a user namespace and
+    the kernel drops to the real user 65534 as it starts (`confined_command`)."""
+    if as_root():
+        command = [program, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+        command += ["--unshare-cgroup-try", "--die-with-parent"]
+    else:
+        command = [program, "--unshare-all", "--die-with-parent", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     for folder in SYSTEM_FOLDERS:
         if os.path.islink(folder):
             command += ["--symlink", os.readlink(folder), folder]
         elif os.path.isdir(folder):
             command += ["--ro-bind", folder, folder]
-    command += ["--proc", "/proc", "--dev", "/dev"]
-    command += [
-        "--size",
-        str(min(limits.memory_bytes, 1 << 30)),
-        "--tmpfs",
-        "/tmp",
-    ]  # before the binds: it would hide those under /tmp
-    command += ["--size", str(min(limits.memory_bytes, 1 << 30)), "--tmpfs", HOME, "--chdir", HOME]
-    for path in readable:
-        command += ["--ro-bind", str(path), str(path)]
+    size = str(limits.disk_bytes)
+    # /dev read-only but its /dev/shm, and /tmp (before the binds: it would hide those under it) and
+    # the home, all in memory, size-limited and the kernel's to write
+    command += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+    for folder, mode in (("/dev/shm", "1777"), ("/tmp", "1777"), (HOME, "0777")):
+        command += ["--perms", mode, "--size", size, "--tmpfs", folder]
+    command += ["--chdir", HOME]
+    system_files = [*SYSTEM_FILES, *map(str, Path("/etc").glob("python3*"))]
+    binds = [*map(str, readable), str(kernel_folder), *system_files, HOME]
+    mounted = {"/", "/tmp", "/dev", "/proc", *SYSTEM_FOLDERS}
+    # the folders above what is bound in: bubblewrap would make them 0700 (the user's own, in a user
+    # namespace; root's, without one), so they are made first, readable by all
+    above = {str(parent) for path in binds for parent in Path(path).parents} - mounted
+    for folder in sorted(above, key=lambda path: (path.count("/"), path)):
+        command += ["--perms", "0755", "--dir", folder]
+    for path in system_files:
+        command += ["--ro-bind-try", path, path]
+    for path in map(str, readable):
+        command += ["--ro-bind", path, path]
     if datasets is not None and datasets.is_dir():
         command += ["--ro-bind", str(datasets.resolve()), DATA]
     command += ["--bind", str(kernel_folder), str(kernel_folder)]
     return command
 
 
-def limits_prefix(limits: Limits) -> list[str]:
-    """A command prefix that sets the memory and CPU-time caps (inherited by everything the kernel starts)."""
-    cpu = int(limits.notebook_seconds) + 30
-    return [sys.executable, "-I", str(Path(__file__).with_name("rlimits.py")), str(limits.memory_bytes), str(cpu), "--"]
+def as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def limits_prefix(limits: Limits, drop_to_nobody: bool = False) -> list[str]:
+    """A command prefix that sets the per-process caps (inherited by everything the kernel starts)
+    and, if asked, makes the command run as the unprivileged user 65534."""
+    caps = [4 * limits.memory_bytes, int(limits.notebook_seconds) + 30, limits.disk_bytes, limits.open_files]
+    # threads count as processes of a user: room for an honest notebook's hundreds of threads
+    user = ["--user", f"{NOBODY}:{NOBODY}", str(4 * limits.processes + 1024)] if drop_to_nobody else []
+    return [sys.executable, "-I", str(Path(__file__).with_name("rlimits.py")), *map(str, caps), *user, "--"]
 
 
 def kernel_environment(earlier_reference: Path, datasets: str | None, home: str) -> dict[str, str]:
@@ -121,12 +161,17 @@ def kernel_environment(earlier_reference: Path, datasets: str | None, home: str)
 
 
 class ConfinedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel command runs under `prefix` (the limits, then the sandbox)."""
+    """A kernel manager whose kernel command runs under `prefix` (the sandbox, then the limits)."""
 
     prefix: list[str]  # set before the kernel starts
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return self.prefix + super().format_kernel_cmd(extra_arguments)
+
+    def write_connection_file(self, **kwargs) -> None:
+        super().write_connection_file(**kwargs)
+        if as_root():  # written as root, 0600: the kernel, user 65534, must read it
+            os.chown(self.connection_file, NOBODY, NOBODY)
 
 
 class CappedClient(NotebookClient):
@@ -186,6 +231,7 @@ class _Run:
     manager: ConfinedKernelManager
     limits: Limits
     deadline: float
+    watchdog: Watchdog | None = None  # set once the kernel runs
     stopped: str = ""
     events: list[str] = field(default_factory=list)
 
@@ -206,12 +252,9 @@ class _Run:
         except CellTimeoutError:
             await self.timed_out(index, cell)
         except DeadKernelError:
-            cell.outputs.append(
-                _error_output(
-                    KERNEL_DIED, "the kernel died while running this cell (out of memory, os._exit or a crash)"
-                )
-            )
-            self.stop(f"the kernel died in cell {index + 1}")
+            why = self.death()
+            cell.outputs.append(_error_output(KERNEL_DIED, f"the kernel died while running this cell ({why})"))
+            self.stop(f"the kernel died in cell {index + 1} ({why})")
         cell.source = source
         if is_graded(cell):
             self.check_proof_of_run(index, cell)
@@ -229,19 +272,42 @@ class _Run:
             self.stop(f"cell {index + 1} timed out and ignored the interrupt, so its kernel was stopped")
             await self.manager.shutdown_kernel(now=True)
 
+    def death(self) -> str:
+        """Why the kernel died, as far as the grader can tell: the cap it broke, or its exit."""
+        if self.watchdog is not None and self.watchdog.reason:
+            return f"stopped by the grader: {self.watchdog.reason}"
+        process = getattr(self.manager.provisioner, "process", None)
+        code = process.poll() if process is not None else None
+        if code is not None and (code < 0 or code > 128):  # a signal (bubblewrap passes it on as 128 + N)
+            number = -code if code < 0 else code - 128
+            name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else f"signal {number}"
+            return {"SIGSEGV": f"a crash, {name}", "SIGKILL": f"killed, {name}: out of memory, or from outside"}.get(
+                name, name
+            )
+        if code is not None:
+            return f"it exited with status {code}: sys.exit in a thread, os._exit or a crash"
+        return "out of memory, os._exit or a crash"
+
     def check_proof_of_run(self, index: int, cell) -> None:
-        """A test cell without an error that did not print the marker did not run as written."""
+        """A test cell without an error that did not print the marker did not run as written, unless
+        the kernel had run out of file descriptors, which a print needs too."""
         if index not in self.client.marked and first_error(cell) is None:
-            message = "this test cell did not run as written: code in the notebook changed it"
+            if self.watchdog is not None and self.watchdog.out_of_files():
+                message = "this test cell could not report its result: the kernel ran out of file descriptors (code above opened files and kept them open)"
+                self.events.append(f"cell {index + 1}, a test cell, ran out of file descriptors")
+            else:
+                message = "this test cell did not run as written: code in the notebook changed it"
+                self.events.append(f"cell {index + 1}, a test cell, did not run as written")
             cell.outputs.append(_error_output(REWRITTEN, message))
-            self.events.append(f"cell {index + 1}, a test cell, did not run as written")
 
     def stop(self, reason: str) -> None:
         self.stopped = reason
         self.events.append(reason)
 
 
-async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, start: dict) -> list[str]:
+async def _execute(
+    notebook, manager: ConfinedKernelManager, limits: Limits, start: dict, kernel_folder: Path, sandboxed: bool
+) -> list[str]:
     """Run every code cell that runs under grading; returns what went wrong, one line per event."""
     client = CappedClient(
         notebook,
@@ -259,11 +325,50 @@ async def _execute(notebook, manager: ConfinedKernelManager, limits: Limits, sta
     # in advance. Code that rewrites cells (an IPython input transformer) drops it.
     client.marker, client.marked = f"tito-ran-{secrets.token_hex(12)}", set()
     run = _Run(client, manager, limits, deadline=time.monotonic() + limits.notebook_seconds)
-    async with client.async_setup_kernel(**start):
-        for index, cell in enumerate(notebook.cells):
-            if is_code(cell) and not is_demonstration(cell):
-                await run.cell(index, cell)
+    # cleanup_kc: nbclient keeps a kernel alive when it did not make its manager; this one goes now,
+    # and with it (its own PID namespace) every process it started.
+    async with client.async_setup_kernel(cleanup_kc=True, **start):
+        # the sandbox's own processes: bwrap's two and the kernel (without bwrap, the kernel alone)
+        kernel_pid = manager.provisioner.pid if isinstance(manager.provisioner, LocalProvisioner) else None
+        if kernel_pid is None:
+            raise OSError("the grading kernel was not started as a local process, so its caps cannot be kept")
+        run.watchdog = Watchdog(kernel_pid, 3 if sandboxed else 1, kernel_folder, limits)
+        watching = asyncio.ensure_future(run.watchdog.watch())
+        try:
+            for index, cell in enumerate(notebook.cells):
+                if is_code(cell) and not is_demonstration(cell):
+                    await run.cell(index, cell)
+        finally:
+            watching.cancel()
     return run.events
+
+
+def check_readable(earlier_reference: Path, datasets: Path | None, limits: Limits, sandboxed: bool) -> None:
+    """Refuse to grade, naming the folder, when the kernel's user cannot read what it is given (a
+    grader that is root runs kernels as user 65534, which a private umask or home folder shuts out):
+    every student would otherwise fail every test for the same wrong reason."""
+    program = bubblewrap() if sandboxed else None
+    with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
+        kernel_folder = Path(folder)
+        os.chmod(kernel_folder, 0o755)
+        prefix, start = _kernel_start(program, kernel_folder, earlier_reference, datasets, limits)
+        needed = [Path(sys.executable), *readable_folders(earlier_reference)]
+        if datasets is not None and datasets.is_dir():
+            needed.append(Path(DATA) if program else datasets.resolve())
+        probe = "import os, sys\nfor path in sys.argv[1:]:\n    os.listdir(path) if os.path.isdir(path) else open(path, 'rb').close()"
+        run = subprocess.run(
+            [*prefix, sys.executable, "-I", "-c", probe, *map(str, needed)],
+            capture_output=True,
+            text=True,
+            env=start["env"],
+            cwd=start.get("cwd"),
+        )
+    if run.returncode != 0:
+        denied = (run.stderr.strip().splitlines() or ["no output"])[-1]
+        raise OSError(
+            f"the graded kernels could not read what they need ({denied}): make it readable by others "
+            "(chmod -R o+rX on that folder), or run `tito grade` as a user other than root"
+        )
 
 
 def execute_confined(
@@ -296,7 +401,7 @@ def execute_confined(
         manager.prefix, start = _kernel_start(program, kernel_folder, earlier_reference, datasets, limits)
         with open(kernel_folder / "kernel.log", "w") as kernel_log:  # the kernel's own start-up chatter
             start["stderr"] = start["stdout"] = kernel_log
-            return asyncio.run(_execute(notebook, manager, limits, start))
+            return asyncio.run(_execute(notebook, manager, limits, start, kernel_folder, program is not None))
 
 
 def _kernel_start(
@@ -308,10 +413,16 @@ def _kernel_start(
     if program is None:
         home = kernel_folder / "home"
         home.mkdir()
-        return limits_prefix(limits), {"env": kernel_environment(earlier_reference, data, str(home)), "cwd": str(home)}
+        if as_root():
+            for folder in (kernel_folder, home):
+                os.chown(folder, NOBODY, NOBODY)
+        environment = kernel_environment(earlier_reference, data, str(home))
+        return limits_prefix(limits, drop_to_nobody=as_root()), {"env": environment, "cwd": str(home)}
     environment = kernel_environment(earlier_reference, DATA if data else None, HOME)
-    prefix = limits_prefix(limits) + sandbox_prefix(
-        program, readable_folders(earlier_reference), datasets, kernel_folder, limits
-    )
+    prefix = sandbox_prefix(program, readable_folders(earlier_reference), datasets, kernel_folder, limits)
     prefix += ["--clearenv", *(part for key, value in environment.items() for part in ("--setenv", key, value)), "--"]
-    return prefix, {"env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}}
+    if as_root():  # the kernel's folder (its sockets) and connection file are the unprivileged user's
+        os.chown(kernel_folder, NOBODY, NOBODY)
+        os.chmod(kernel_folder, 0o700)
+    prefix += limits_prefix(limits, drop_to_nobody=as_root())
+    return prefix, {"env": {"PATH": "/usr/bin:/bin"}}

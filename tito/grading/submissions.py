@@ -1,15 +1,27 @@
 """Finding a class's submissions: nbgrader's `submitted/<student>/<module>/` layout, or a plain folder
 of notebooks named by student (`alice.ipynb`, `alice_01_Tensor.ipynb`, `alice/01_tensor (1).ipynb`),
-matched forgivingly; and splitting a class into shards for several machines."""
+matched forgivingly; and splitting a class into shards for several machines.
+
+Submissions are untrusted as files too: a symbolic link (to the solutions, say), a FIFO or a device
+is refused with its reason, never read; what archive tools and other systems add beside a notebook
+(`__MACOSX/`, `._name`, `.DS_Store`, `Thumbs.db`, checkpoints) is ignored; names keep their letters
+in any script, so that two students stay two, and two files that name one student are both refused.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from tito.course.registry import Module
+
+# Files and folders other tools put beside a submission: never a student's work.
+ADDED_BY_TOOLS = {"__MACOSX", ".ipynb_checkpoints", "Thumbs.db", "desktop.ini", ".DS_Store", "__pycache__"}
+GLOB_CHARACTERS = set("*?[]")  # nbgrader matches student ids as glob patterns
 
 
 @dataclass(frozen=True)
@@ -20,7 +32,19 @@ class Submission:
 
 
 def _words(text: str) -> list[str]:
-    return [word for word in re.split(r"[^a-z0-9]+", text.lower()) if word]
+    """The words of a name, lower-cased, in any script: `José Ñúñez` -> ['josé', 'ñúñez']."""
+    return [word for word in re.split(r"[\W_]+", unicodedata.normalize("NFC", text).casefold()) if word]
+
+
+def student_id(name: str) -> str:
+    """A student's id from a folder name: itself, less what would break a path, a glob, a terminal or
+    a spreadsheet (glob characters, control characters and white space become `_`)."""
+    name = unicodedata.normalize("NFC", name)
+    kept = "".join(
+        "_" if char in GLOB_CHARACTERS or char.isspace() or unicodedata.category(char)[0] == "C" else char
+        for char in name
+    )
+    return re.sub("_+", "_", kept).strip("._").lstrip("=+-@")  # no hidden file, no spreadsheet formula
 
 
 def student_from_file_name(stem: str, module: Module) -> str:
@@ -34,17 +58,50 @@ def student_from_file_name(stem: str, module: Module) -> str:
     return "_".join(kept)
 
 
+def added_by_tools(path: Path) -> bool:
+    """Whether `path` is something an archive tool, an editor or an operating system added."""
+    return path.name in ADDED_BY_TOOLS or path.name.startswith((".", "~$"))
+
+
+def refusal(path: Path, within: Path) -> str:
+    """Why `path` (under `within`) cannot be a submission, or '' if it can: it must be a regular
+    file, reached without following a symbolic link."""
+    current = within
+    for part in path.relative_to(within).parts:
+        current = current / part
+        if current.is_symlink():
+            return f"{current.relative_to(within.parent)} is a symbolic link: refused (a submission must be a file of its own)"
+    mode = path.lstat().st_mode
+    if not stat.S_ISREG(mode) and not (stat.S_ISDIR(mode) and path != within):
+        return f"{path.relative_to(within.parent)} is not a regular file: refused"
+    return ""
+
+
 def _is_notebook(path: Path) -> bool:
-    return path.suffix == ".ipynb" and ".ipynb_checkpoints" not in path.parts
+    return path.suffix == ".ipynb" and not any(added_by_tools(Path(part)) for part in path.parts[-1:])
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    """The notebooks under a student's folder, not looking into what tools added or through links."""
+    found = []
+    for path in sorted(folder.iterdir()):
+        if added_by_tools(path) or path.is_symlink():
+            continue
+        if path.is_dir():
+            found += _notebooks_in(path)
+        elif _is_notebook(path):
+            found.append(path)
+    return found
 
 
 def _pick_notebook(folder: Path, module: Module) -> tuple[Path | None, str]:
     """The submission in a student's folder: `<slug>.ipynb`, else the one notebook there, else the
     one whose name mentions the module."""
     expected = folder / f"{module.slug}.ipynb"
-    if expected.is_file():
-        return expected, ""
-    notebooks = sorted(path for path in folder.rglob("*.ipynb") if _is_notebook(path))
+    if expected.exists() or expected.is_symlink():
+        problem = refusal(expected, folder)
+        return (None, problem) if problem else (expected, "")
+    notebooks = _notebooks_in(folder)
     named = [
         path
         for path in notebooks
@@ -55,6 +112,9 @@ def _pick_notebook(folder: Path, module: Module) -> tuple[Path | None, str]:
         return None, f"no notebook for {module.slug} in {folder}" + (
             f" (found {', '.join(p.name for p in notebooks)})" if notebooks else ""
         )
+    problem = refusal(chosen[0], folder)
+    if problem:
+        return None, problem
     return chosen[0], f"graded {chosen[0].relative_to(folder)} as {module.slug}.ipynb"
 
 
@@ -64,42 +124,53 @@ def collect(root: Path, module: Module, folder: Path | None = None) -> tuple[lis
     Without `folder`: nbgrader's submitted/<student>/<slug>/. With it: a folder of notebooks named
     by student, or of one folder per student.
     """
-    submissions: dict[str, Submission] = {}
-    warnings: list[str] = []
-    if folder is None:
-        base = root / "submitted"
-        entries = (
-            [(path.name, path / module.slug) for path in sorted(base.iterdir()) if path.is_dir()]
-            if base.is_dir()
-            else []
-        )
-        for student, student_folder in entries:
-            if not student_folder.is_dir():
+    found: dict[str, list[tuple[Path, Submission | None, str]]] = {}  # student -> (path, submission, why not)
+    base = root / "submitted" if folder is None else folder
+    entries = sorted(base.iterdir()) if base.is_dir() else []
+    for path in entries:
+        if added_by_tools(path):
+            continue
+        if path.is_symlink():
+            found.setdefault(student_id(path.stem) or path.name, []).append((path, None, refusal(path, base)))
+            continue
+        if path.is_dir():
+            student = student_id(path.name)
+            student_folder = path / module.slug if folder is None else path
+            if folder is None and not student_folder.is_dir():
+                continue
+            if student_folder.is_symlink():
+                found.setdefault(student, []).append((path, None, refusal(student_folder, path)))
                 continue
             notebook, warning = _pick_notebook(student_folder, module)
-            if notebook is None:
-                warnings.append(f"{student}: {warning}")
-            else:
-                submissions[student] = Submission(student, notebook, warning)
-        return list(submissions.values()), warnings
-    for path in sorted(folder.iterdir()):
-        if path.is_dir():
-            notebook, warning = _pick_notebook(path, module)
-            student = path.name
-        elif _is_notebook(path):
+            if student != path.name:
+                warning = "; ".join(filter(None, [warning, f"graded as {student!r}"]))
+        elif folder is not None and _is_notebook(path):
             student = student_from_file_name(path.stem, module)
             notebook, warning = path, ("" if student == path.stem else f"took {path.name} for student {student!r}")
+            problem = refusal(path, base)
+            if problem:
+                notebook, warning = None, problem
         else:
             continue
-        if notebook is None or not student:
-            warnings.append(f"{path.name}: {warning or 'no student name in the file name'}; skipped")
-        elif student in submissions:
-            warnings.append(
-                f"{path.name}: a second notebook for {student!r} ({submissions[student].notebook.name} is graded); skipped"
-            )
+        if not student:
+            found.setdefault("", []).append((path, None, warning or "no student name in the file name"))
+        elif notebook is None:
+            found.setdefault(student, []).append((path, None, warning))
         else:
-            submissions[student] = Submission(student, notebook, warning)
-    return list(submissions.values()), warnings
+            found.setdefault(student, []).append((path, Submission(student, notebook, warning), ""))
+    submissions: list[Submission] = []
+    warnings: list[str] = []
+    for student, candidates in sorted(found.items()):
+        if not student or len(candidates) == 1:
+            for path, submission, why_not in candidates:
+                if submission is None:
+                    warnings.append(f"{path.name}: {why_not}; skipped")
+                else:
+                    submissions.append(submission)
+            continue
+        names = " and ".join(path.name for path, _, _ in candidates)
+        warnings.append(f"{names} all name the student {student!r}: none is graded; keep one, or rename the others")
+    return submissions, warnings
 
 
 def in_shard(student: str, shard: tuple[int, int] | None) -> bool:
