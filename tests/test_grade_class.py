@@ -115,6 +115,13 @@ def with_lines_in_init(notebook: dict, *added: str) -> dict:
     return notebook
 
 
+def with_cell_source(notebook: dict, grade_id: str, change) -> dict:
+    for cell in notebook["cells"]:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            cell["source"] = change(cell_source(cell))
+    return notebook
+
+
 def copies_locked_cell(notebook: dict) -> dict:
     test = next(cell for cell in notebook["cells"] if nbgrader_meta(cell).get("grade_id") == "test_01_2")
     notebook["cells"].append(copy.deepcopy(test))
@@ -254,20 +261,26 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
         ),
         "floods_output": (first(filled(), code("print('x' * 20_000_000)")), FULL, f"floods_output: {FULL:g}/{FULL:g}"),
         # broken
+        # a cell that takes its kernel down costs only itself: a fresh kernel runs the rest
         "dies_after_nine": (
             after(filled(), "test_01_9", code("import os\nos._exit(1)")),
-            points_up_to(9),
-            "error 01.10, error 01.11",
+            FULL,
+            "it exited with status 1",
         ),
         "killed_after_nine": (
             after(filled(), "test_01_9", code("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")),
-            points_up_to(9),
-            "the kernel died in cell",
+            FULL,
+            "(killed, SIGKILL",
         ),
         "swallows_interrupt": (
             after(filled(), "test_01_5", code(SWALLOWS_INTERRUPTS)),
-            points_up_to(5),
-            "ignored the interrupt, so its kernel was stopped",
+            FULL,
+            "ignored the interrupt, so its kernel was stopped; restarted",
+        ),
+        "swallows_interrupt_in_ex5": (
+            with_cell_source(filled(), "ex_01_5", lambda source: source + "\n\n" + SWALLOWS_INTERRUPTS),
+            FULL - POINTS["test_01_5"],
+            "the code cell of Exercise 01.5 timed out",
         ),
         "loops_in_init": (with_lines_in_init(filled(), "while True:", "    pass"), 0, "timed out 01.1"),
         "not_json": ("{this is not a notebook", 0, "NOT GRADED: the notebook could not be read"),
@@ -451,9 +464,9 @@ def test_statuses_name_what_happened(graded_class) -> None:
     assert status[("blank", "01.1")]["status"] == "not attempted"
     assert status[("half", "01.5")]["status"] == "not attempted"
     assert status[("dies_after_nine", "01.9")]["status"] == "passed"
-    assert status[("dies_after_nine", "01.10")]["status"] == "error"
-    assert "kernel died" in status[("dies_after_nine", "01.10")]["reason"]
-    assert status[("swallows_interrupt", "01.6")]["status"] in ("timed out", "error")
+    assert status[("dies_after_nine", "01.10")]["status"] == "passed", "a restarted kernel grades the rest"
+    assert status[("swallows_interrupt", "01.6")]["status"] == "passed"
+    assert status[("swallows_interrupt_in_ex5", "01.5")]["status"] in ("failed", "timed out")
     assert status[("loops_in_init", "01.1")]["status"] == "timed out"
     assert status[("not_json", "01.1")]["status"] == "error"
     assert status[("input_transformer", "01.1")]["status"] == "failed"

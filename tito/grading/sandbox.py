@@ -18,6 +18,7 @@ import functools
 import json
 import math
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -36,7 +37,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 import tito
-from tito.course.cells import first_error, is_code, is_demonstration, is_graded
+from tito.course.cells import describe_cell, first_error, is_code, is_demonstration, is_graded
 from tito.course.settings import DATA_ENV, EXPORT_ENV, EXPORT_SKIP
 from tito.course.verdict import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT
 from tito.grading.limits import Limits
@@ -202,6 +203,13 @@ class CappedClient(NotebookClient):
         return out
 
 
+MAX_RESTARTS = 3  # kernels a notebook may take down before grading stops at the next
+
+
+def _quiet(message: dict) -> None:
+    """What a replayed cell prints is dropped: it was recorded the first time."""
+
+
 def _error_output(name: str, message: str) -> dict:
     return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
@@ -232,8 +240,24 @@ class _Run:
     limits: Limits
     deadline: float
     watchdog: Watchdog | None = None  # set once the kernel runs
+    watching: asyncio.Future | None = None
     stopped: str = ""
     events: list[str] = field(default_factory=list)
+    ran: list[int] = field(default_factory=list)  # the code cells run so far, to replay after a restart
+    killed: set[int] = field(default_factory=set)  # cells that timed out or took their kernel down: never replayed
+    restarts: int = 0
+
+    def where(self, index: int) -> str:
+        return describe_cell(self.client.nb.cells, index)
+
+    def start_watching(self) -> None:
+        """Watch the sandbox's caps (again, after a restart: a new sandbox, a new first process)."""
+        pid = self.manager.provisioner.pid if isinstance(self.manager.provisioner, LocalProvisioner) else None
+        if pid is None:
+            raise OSError("the grading kernel was not started as a local process, so its caps cannot be kept")
+        assert self.watchdog is not None
+        self.watchdog.root, self.watchdog.reason = pid, ""
+        self.watching = asyncio.ensure_future(self.watchdog.watch())
 
     async def cell(self, index: int, cell) -> None:
         """Run one cell, or mark it not run once the notebook was stopped; what passed before keeps its points."""
@@ -247,6 +271,7 @@ class _Run:
         source = cell.source
         if is_graded(cell):  # the proof of run: see CappedClient
             cell.source = f"{source}\nprint({self.client.marker!r})"
+        self.ran.append(index)
         try:
             await self.client.async_execute_cell(cell, index)
         except CellTimeoutError:
@@ -254,7 +279,7 @@ class _Run:
         except DeadKernelError:
             why = self.death()
             cell.outputs.append(_error_output(KERNEL_DIED, f"the kernel died while running this cell ({why})"))
-            self.stop(f"the kernel died in cell {index + 1} ({why})")
+            await self.restart(index, f"the kernel died in {self.where(index)} ({why})")
         cell.source = source
         if is_graded(cell):
             self.check_proof_of_run(index, cell)
@@ -266,11 +291,64 @@ class _Run:
         """Interrupt a cell past its time; a kernel that does not answer then is stopped."""
         timeout = self.client.timeout
         cell.outputs.append(_error_output(TIMED_OUT, f"this cell ran longer than {timeout:.0f} s and was interrupted"))
-        self.events.append(f"cell {index + 1} timed out after {timeout:.0f} s")
+        self.events.append(f"{self.where(index)} timed out after {timeout:.0f} s")
+        self.killed.add(index)  # interrupted or not, it is not run again after a restart
         await self.manager.interrupt_kernel()
         if not await _responsive(self.client, self.limits.interrupt_grace_seconds):
-            self.stop(f"cell {index + 1} timed out and ignored the interrupt, so its kernel was stopped")
+            await self.restart(
+                index, f"{self.where(index)} timed out and ignored the interrupt, so its kernel was stopped"
+            )
+
+    async def restart(self, index: int, reason: str) -> None:
+        """A cell that took its kernel down costs only itself: a fresh kernel (a fresh sandbox) runs
+        again the cells before it but the ones that took a kernel down, and the notebook goes on,
+        at most MAX_RESTARTS times and within the notebook's time."""
+        self.killed.add(index)
+        if self.watching is not None:
+            self.watching.cancel()
+        if self.restarts >= MAX_RESTARTS:
+            self.stop(f"{reason}; it had been restarted {MAX_RESTARTS} times already, so grading stopped there")
             await self.manager.shutdown_kernel(now=True)
+            return
+        self.restarts += 1
+        self.events.append(f"{reason}; restarted, and the cells above it run again")
+        try:
+            await self.manager.shutdown_kernel(now=True, restart=True)
+            if self.client.kc is not None:
+                self.client.kc.stop_channels()
+            self.watchdog_folder_emptied()
+            await self.manager.start_kernel(**(self.manager._launch_args or {}))
+            self.start_watching()
+            await self.client.async_start_new_kernel_client()  # a new client: nothing of the old one's waits
+            assert isinstance(self.client.kc, AsyncKernelClient)
+            for earlier in self.ran:
+                cell = self.client.nb.cells[earlier]
+                if earlier in self.killed or is_graded(cell):
+                    continue
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"the notebook used up its {self.limits.notebook_seconds:.0f} s")
+                reply = await self.client.kc.execute_interactive(
+                    cell.source, store_history=False, timeout=min(self.limits.cell_seconds, left), output_hook=_quiet
+                )
+                if reply["content"].get("status") == "aborted":
+                    raise RuntimeError("the kernel did not run them")
+        except Exception as error:  # a restart that fails stops the notebook as before restarts existed
+            why = "a cell above did not finish in time" if isinstance(error, (queue.Empty, TimeoutError)) else error
+            self.stop(f"{reason}; running the cells above it again failed ({type(error).__name__}: {why})")
+            await self.manager.shutdown_kernel(now=True)
+
+    def watchdog_folder_emptied(self) -> None:
+        """What the stopped kernel wrote in its folder on disk goes (its sockets too, made anew): the
+        connection file and the start-up log stay."""
+        assert self.watchdog is not None
+        for entry in self.watchdog.folder.iterdir():
+            if entry.name in ("connection.json", "kernel.log"):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
     def death(self) -> str:
         """Why the kernel died, as far as the grader can tell: the cap it broke, or its exit."""
@@ -294,10 +372,10 @@ class _Run:
         if index not in self.client.marked and first_error(cell) is None:
             if self.watchdog is not None and self.watchdog.out_of_files():
                 message = "this test cell could not report its result: the kernel ran out of file descriptors (code above opened files and kept them open)"
-                self.events.append(f"cell {index + 1}, a test cell, ran out of file descriptors")
+                self.events.append(f"{self.where(index)} ran out of file descriptors")
             else:
                 message = "this test cell did not run as written: code in the notebook changed it"
-                self.events.append(f"cell {index + 1}, a test cell, did not run as written")
+                self.events.append(f"{self.where(index)} did not run as written")
             cell.outputs.append(_error_output(REWRITTEN, message))
 
     def stop(self, reason: str) -> None:
@@ -329,17 +407,15 @@ async def _execute(
     # and with it (its own PID namespace) every process it started.
     async with client.async_setup_kernel(cleanup_kc=True, **start):
         # the sandbox's own processes: bwrap's two and the kernel (without bwrap, the kernel alone)
-        kernel_pid = manager.provisioner.pid if isinstance(manager.provisioner, LocalProvisioner) else None
-        if kernel_pid is None:
-            raise OSError("the grading kernel was not started as a local process, so its caps cannot be kept")
-        run.watchdog = Watchdog(kernel_pid, 3 if sandboxed else 1, kernel_folder, limits)
-        watching = asyncio.ensure_future(run.watchdog.watch())
+        run.watchdog = Watchdog(0, 3 if sandboxed else 1, kernel_folder, limits)
+        run.start_watching()
         try:
             for index, cell in enumerate(notebook.cells):
                 if is_code(cell) and not is_demonstration(cell):
                     await run.cell(index, cell)
         finally:
-            watching.cancel()
+            if run.watching is not None:
+                run.watching.cancel()
     return run.events
 
 
