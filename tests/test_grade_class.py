@@ -291,8 +291,8 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
         "ast_rewriter": (first(released(), code(AST_REWRITER)), 0, "flagged: "),
         "ast_rewriter_one_answer": (
             first(filled(1), code(AST_REWRITER)),
-            POINTS["test_01_1"],
-            "changes how IPython rewrites cells",
+            0,
+            "code in the notebook changed how IPython rewrites or runs cells: no test of it counts",
         ),
         "script_in_page": (
             first(
@@ -450,12 +450,14 @@ def test_nothing_a_student_wrote_reaches_the_terminal_or_a_spreadsheet_as_a_cont
     assert "graded as 'HYPERLINK(1)'" in run.stdout
 
 
-def test_a_stub_scores_zero_whatever_hooks_made_its_tests_print(graded_class) -> None:
+def test_a_stub_scores_zero_and_a_changed_ipython_fails_every_test_whatever_they_printed(graded_class) -> None:
     _, _, run, rows = graded_class
-    rewritten = {row["exercise"]: row for row in rows if row["student"] == "ast_rewriter_one_answer"}
-    assert rewritten["01.1"]["status"] == "passed"
-    assert rewritten["01.2"]["status"] == "not attempted" and "still the released stub" in rewritten["01.2"]["reason"]
+    blank = {row["exercise"]: row for row in rows if row["student"] == "ast_rewriter"}
+    assert all(row["status"] == "not attempted" and row["points"] == "0" for row in blank.values()), blank
+    assert "still the released stub" in blank["01.2"]["reason"]
     assert "reaches IPython's shell" in student_log(run.stdout, "ast_rewriter")
+    rewritten = {row["exercise"]: row for row in rows if row["student"] == "ast_rewriter_one_answer"}
+    assert rewritten["01.1"]["status"] == "failed" and "IPython" in rewritten["01.1"]["reason"], rewritten["01.1"]
 
 
 def test_statuses_name_what_happened(graded_class) -> None:
@@ -469,7 +471,7 @@ def test_statuses_name_what_happened(graded_class) -> None:
     assert status[("swallows_interrupt_in_ex5", "01.5")]["status"] in ("failed", "timed out")
     assert status[("loops_in_init", "01.1")]["status"] == "timed out"
     assert status[("not_json", "01.1")]["status"] == "error"
-    assert status[("input_transformer", "01.1")]["status"] == "failed"
+    assert status[("input_transformer", "01.1")]["status"] == "not attempted"
     assert set(row["status"] for row in rows) <= {"passed", "failed", "not attempted", "timed out", "error"}
 
 

@@ -100,11 +100,15 @@ def graded_rows(course: Path) -> dict[str, float]:
     return totals
 
 
-def test_ctrl_c_stops_with_one_line_and_reports_that_agree_with_the_gradebook(slow_class: Path) -> None:
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_a_stop_says_one_line_and_leaves_reports_that_agree_with_the_gradebook(slow_class: Path, how: str) -> None:
     run = start(slow_class)
     until_graded(run, 1)
     started, _, _ = watch(run, 2)
-    os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+    if how == "ctrl-c":
+        os.killpg(run.pid, signal.SIGINT)  # the terminal signals the whole foreground group
+    else:
+        os.kill(run.pid, signal.SIGTERM)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == 2 and "Traceback" not in stderr, stderr
     assert "tito: error: stopped after" in stderr and "run the same command again" in stderr, stderr

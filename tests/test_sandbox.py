@@ -94,7 +94,8 @@ def test_no_network_and_a_memory_cap(executed) -> None:
 
 def test_stderr_in_a_test_cell_is_ordinary_output_and_floods_are_cut(executed) -> None:
     notebook, _ = executed
-    assert [o["name"] for o in notebook.cells[4].outputs] == ["stdout"] and "debug" in text(notebook, 4)
+    streams = [o["name"] for o in notebook.cells[4].outputs if o["output_type"] == "stream"]
+    assert streams == ["stdout"] and "debug" in text(notebook, 4)
     assert len(text(notebook, 5)) < 20_000 and "output cut" in text(notebook, 5)
 
 
@@ -104,15 +105,17 @@ def test_an_interrupted_loop_times_out_and_the_notebook_goes_on(executed) -> Non
     assert "still alive" in text(notebook, 7)
 
 
-def test_a_rewritten_test_cell_does_not_pass(executed) -> None:
-    notebook, _ = executed
+def test_a_rewritten_test_cell_does_not_pass_nor_any_test_of_a_kernel_whose_ipython_was_changed(executed) -> None:
+    notebook, events = executed
     assert error_name(notebook, 9) == REWRITTEN
+    assert any("changed how IPython rewrites or runs cells" in event for event in events), events
+    assert all(REWRITTEN in [o.get("ename") for o in notebook.cells[i].outputs] for i in (4, 7, 11))
 
 
 def test_a_loop_that_swallows_interrupts_costs_only_its_own_cell(executed) -> None:
     notebook, events = executed
     assert error_name(notebook, 10) == TIMED_OUT
-    assert "after the restart" in text(notebook, 11) and error_name(notebook, 11) == ""
+    assert "after the restart" in text(notebook, 11)
     assert any("ignored the interrupt" in event and "restarted" in event for event in events), events
 
 
@@ -225,7 +228,7 @@ def test_the_kernel_is_never_root_on_the_host_and_sees_little_of_it(who_am_i) ->
     notebook, events = who_am_i
     uid, *mapping = text(notebook, 0).replace("[", "").replace("]", "").replace("'", "").replace(",", "").split()
     inside, outside, count = (int(part) for part in mapping[:3])
-    assert int(uid) == 65534 and inside <= int(uid) < inside + count, text(notebook, 0)
+    assert int(uid) != 0 and inside <= int(uid) < inside + count, text(notebook, 0)
     assert outside + int(uid) - inside != 0, f"the kernel's user is root outside the sandbox: {text(notebook, 0)}"
     assert text(notebook, 1).startswith("shadow:"), text(notebook, 1)
     assert set(text(notebook, 2).split()) <= {

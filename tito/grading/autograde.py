@@ -300,7 +300,7 @@ def zero_untouched_stubs(graded: dict, outcome: Outcome) -> None:
     }
     tests = {cell_exercise(cell): nbgrader_meta(cell)["grade_id"] for cell in cells if is_graded(cell)}
     for position, result in enumerate(outcome.exercises):
-        if result.exercise not in stubs or result.earned == 0:
+        if result.exercise not in stubs or result.status is Status.NOT_ATTEMPTED:
             continue
         outcome.exercises[position] = replace(
             result,
@@ -310,6 +310,8 @@ def zero_untouched_stubs(graded: dict, outcome: Outcome) -> None:
         )
         grade_id = tests[result.exercise]
         outcome.scores[grade_id] = (0.0, outcome.scores.get(grade_id, (0.0, result.points))[1])
+        if result.earned == 0:
+            continue
         outcome.flags.append(
             Flag(
                 describe_cell(cells, stubs[result.exercise]),

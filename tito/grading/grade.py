@@ -109,22 +109,43 @@ class GradingStopped(GradingError):
     """Ctrl-C or SIGTERM stopped the run; what was graded before is recorded and reported."""
 
 
-@contextlib.contextmanager
-def stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM stops the run as Ctrl-C does: one line, the reports made consistent, no traceback."""
+class Stops:
+    """SIGTERM stops the run as Ctrl-C does (one line, the reports made consistent, no traceback);
+    either waits while a student's outcome is being recorded, so the gradebook and the reports
+    never hold half of one."""
 
-    def stop(signum, frame) -> None:
-        raise KeyboardInterrupt
+    def __init__(self) -> None:
+        self.recording = False
+        self.pending = False
 
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread: leave signals as they are
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def stop(self, signum, frame) -> None:
+        if self.recording:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        try:
+            previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread: leave signals as they are
+            yield
+            return
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self.recording = True
+        try:
+            yield
+        finally:
+            self.recording = False
+        if self.pending:
+            raise KeyboardInterrupt
 
 
 def grade_class(
@@ -142,7 +163,8 @@ def grade_class(
         raise GradingError(NO_BUBBLEWRAP)
     outcomes: list[Outcome] = []
     folder = root / REPORTS_DIR / module.slug
-    with grading_lock(root, say), nbgrader_environment(), scratch_folder(root, say) as scratch, stop_on_sigterm():
+    stops = Stops()
+    with grading_lock(root, say), nbgrader_environment(), scratch_folder(root, say) as scratch, stops.installed():
         try:
             kit = prepare(root, module, scratch, limits, sandboxed)
             try:
@@ -152,9 +174,10 @@ def grade_class(
             db_url = nbgrader_api(root).coursedir.db_url  # read once: nbgrader_config.py is loaded per call
             copy_assignment(kit, db_url)
             for outcome in _graded_in_pool(kit, submissions, jobs, str(scratch)):
-                record(root, db_url, kit, outcome)
-                save_outcome(folder, outcome)
-                outcomes.append(outcome)
+                with stops.deferred():
+                    record(root, db_url, kit, outcome)
+                    save_outcome(folder, outcome)
+                    outcomes.append(outcome)
                 say_outcome(outcome, kit.max_total, say)
         except KeyboardInterrupt:
             if outcomes:
@@ -178,6 +201,7 @@ def write_reports(folder: Path, module: Module, max_total: float) -> None:
 def _worker_start(grader: int) -> None:
     """A grading worker dies with the grader (kill -9 included) and leaves Ctrl-C to it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the grader's handler, inherited through fork
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != grader:  # the grader died before the line above

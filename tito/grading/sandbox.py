@@ -37,7 +37,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 import tito
-from tito.course.cells import describe_cell, first_error, is_code, is_demonstration, is_graded
+from tito.course.cells import describe_cell, first_error, is_code, is_demonstration, is_graded, is_locked
 from tito.course.settings import DATA_ENV, EXPORT_ENV, EXPORT_SKIP
 from tito.course.verdict import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT
 from tito.grading.limits import Limits
@@ -58,7 +58,8 @@ SYSTEM_FILES = (
 )
 HOME = "/home/student"
 DATA = "/datasets"
-NOBODY = 65534  # the kernel's user inside the sandbox, and outside it when the grader is root
+NOBODY = 65534  # the kernel's user inside the sandbox's user namespace (a grader that is not root)
+KERNEL_USERS = 100_000  # a root grader's kernels run as host users from here: see kernel_user
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,7 +96,7 @@ def sandbox_prefix(
 
     A grader that is not root maps the kernel's user (65534) onto itself, in a user namespace; one
     that is root would map it onto root, so there the sandbox is made without a user namespace and
-    the kernel drops to the real user 65534 as it starts (`confined_command`)."""
+    the kernel drops to an unprivileged host user of its own as it starts (`kernel_user`)."""
     if as_root():
         command = [program, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
         command += ["--unshare-cgroup-try", "--die-with-parent"]
@@ -135,13 +136,20 @@ def as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def limits_prefix(limits: Limits, drop_to_nobody: bool = False) -> list[str]:
+def kernel_user() -> int:
+    """The unprivileged host user a root grader runs this worker's kernels as: one of its own per
+    worker process, no account's, so that the per-user process cap counts this sandbox alone (with
+    one shared user, a fork bomb in one sandbox would stop the kernels of the others starting)."""
+    return KERNEL_USERS + os.getpid() % 900_000
+
+
+def limits_prefix(limits: Limits, user: int | None = None) -> list[str]:
     """A command prefix that sets the per-process caps (inherited by everything the kernel starts)
-    and, if asked, makes the command run as the unprivileged user 65534."""
+    and, given a `user`, makes the command run as that unprivileged user, with a process cap."""
     caps = [4 * limits.memory_bytes, int(limits.notebook_seconds) + 30, limits.disk_bytes, limits.open_files]
     # threads count as processes of a user: room for an honest notebook's hundreds of threads
-    user = ["--user", f"{NOBODY}:{NOBODY}", str(4 * limits.processes + 1024)] if drop_to_nobody else []
-    return [sys.executable, "-I", str(Path(__file__).with_name("rlimits.py")), *map(str, caps), *user, "--"]
+    drop = ["--user", f"{user}:{user}", str(limits.processes + 1024)] if user is not None else []
+    return [sys.executable, "-I", str(Path(__file__).with_name("rlimits.py")), *map(str, caps), *drop, "--"]
 
 
 def kernel_environment(earlier_reference: Path, datasets: str | None, home: str) -> dict[str, str]:
@@ -171,8 +179,8 @@ class ConfinedKernelManager(AsyncKernelManager):
 
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
-        if as_root():  # written as root, 0600: the kernel, user 65534, must read it
-            os.chown(self.connection_file, NOBODY, NOBODY)
+        if as_root():  # written as root, 0600: the kernel, an unprivileged user, must read it
+            os.chown(self.connection_file, kernel_user(), kernel_user())
 
 
 class CappedClient(NotebookClient):
@@ -229,6 +237,37 @@ async def _responsive(client: NotebookClient, seconds: float) -> bool:
         if reply.get("parent_header", {}).get("msg_id") == msg_id:
             return True
     return False
+
+
+# How the kernel's IPython rewrites and runs cells, read through a user expression, which IPython
+# evaluates without its input or AST transformers: taken after the (locked) setup cell and after
+# the last, a difference means code in the notebook changed how the tests ran.
+SHELL_STATE = (
+    "(lambda ip: repr((len(ip.ast_transformers), "
+    "[getattr(t, '__module__', '') + '.' + getattr(t, '__qualname__', type(t).__qualname__) "
+    "for t in ip.input_transformers_cleanup + ip.input_transformers_post], "
+    "type(ip).run_cell.__module__, type(ip).run_cell.__qualname__, getattr(ip.run_cell, '__func__', None) is type(ip).run_cell, "
+    "type(ip).run_cell_async.__module__, type(ip).run_ast_nodes.__module__)))"
+    "(__import__('IPython').get_ipython())"
+)
+
+
+async def _shell_state(client: NotebookClient, seconds: float = 10) -> str:
+    """SHELL_STATE as the kernel answers it, or a note that it did not."""
+    kc = client.kc
+    if not isinstance(kc, AsyncKernelClient):
+        return "no kernel"
+    msg_id = kc.execute("", silent=True, store_history=False, user_expressions={"state": SHELL_STATE})
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            reply = await kc.get_shell_msg(timeout=left)
+        except Exception:
+            break
+        if reply.get("parent_header", {}).get("msg_id") == msg_id:
+            state = reply["content"].get("user_expressions", {}).get("state", {})
+            return str(state.get("data", {}).get("text/plain", state))
+    return "no answer"
 
 
 @dataclass
@@ -378,6 +417,17 @@ class _Run:
                 self.events.append(f"{self.where(index)} did not run as written")
             cell.outputs.append(_error_output(REWRITTEN, message))
 
+    def check_shell(self, clean: str, now: str) -> None:
+        """Code that changed how IPython rewrites or runs cells made every test result of this
+        kernel untrustworthy: each test cell fails, saying so."""
+        if now == clean:
+            return
+        self.events.append("code in the notebook changed how IPython rewrites or runs cells: no test of it counts")
+        for cell in self.client.nb.cells:
+            if is_graded(cell) and first_error(cell) is None:
+                message = "this test cell ran in a kernel whose IPython code in the notebook had changed (how it rewrites or runs cells)"
+                cell.outputs.append(_error_output(REWRITTEN, message))
+
     def stop(self, reason: str) -> None:
         self.stopped = reason
         self.events.append(reason)
@@ -409,10 +459,16 @@ async def _execute(
         # the sandbox's own processes: bwrap's two and the kernel (without bwrap, the kernel alone)
         run.watchdog = Watchdog(0, 3 if sandboxed else 1, kernel_folder, limits)
         run.start_watching()
+        clean = await _shell_state(client)
         try:
+            code_cells = [index for index, cell in enumerate(notebook.cells) if is_code(cell)]
             for index, cell in enumerate(notebook.cells):
                 if is_code(cell) and not is_demonstration(cell):
                     await run.cell(index, cell)
+                    if index == code_cells[0] and is_locked(cell):  # the setup cell adds tito's own
+                        clean = await _shell_state(client)
+            if not run.stopped:
+                run.check_shell(clean, await _shell_state(client))
         finally:
             if run.watching is not None:
                 run.watching.cancel()
@@ -421,7 +477,7 @@ async def _execute(
 
 def check_readable(earlier_reference: Path, datasets: Path | None, limits: Limits, sandboxed: bool) -> None:
     """Refuse to grade, naming the folder, when the kernel's user cannot read what it is given (a
-    grader that is root runs kernels as user 65534, which a private umask or home folder shuts out):
+    grader that is root runs kernels as an unprivileged user, which a private umask or home folder shuts out):
     every student would otherwise fail every test for the same wrong reason."""
     program = bubblewrap() if sandboxed else None
     with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
@@ -489,16 +545,18 @@ def _kernel_start(
     if program is None:
         home = kernel_folder / "home"
         home.mkdir()
-        if as_root():
+        user = kernel_user() if as_root() else None
+        if user is not None:
             for folder in (kernel_folder, home):
-                os.chown(folder, NOBODY, NOBODY)
+                os.chown(folder, user, user)
         environment = kernel_environment(earlier_reference, data, str(home))
-        return limits_prefix(limits, drop_to_nobody=as_root()), {"env": environment, "cwd": str(home)}
+        return limits_prefix(limits, user), {"env": environment, "cwd": str(home)}
     environment = kernel_environment(earlier_reference, DATA if data else None, HOME)
     prefix = sandbox_prefix(program, readable_folders(earlier_reference), datasets, kernel_folder, limits)
     prefix += ["--clearenv", *(part for key, value in environment.items() for part in ("--setenv", key, value)), "--"]
-    if as_root():  # the kernel's folder (its sockets) and connection file are the unprivileged user's
-        os.chown(kernel_folder, NOBODY, NOBODY)
+    user = kernel_user() if as_root() else None
+    if user is not None:  # the kernel's folder (its sockets) and connection file are that user's
+        os.chown(kernel_folder, user, user)
         os.chmod(kernel_folder, 0o700)
-    prefix += limits_prefix(limits, drop_to_nobody=as_root())
+    prefix += limits_prefix(limits, user)
     return prefix, {"env": {"PATH": "/usr/bin:/bin"}}
