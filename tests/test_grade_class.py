@@ -189,6 +189,15 @@ AST_REWRITER = (
     "    def visit_Module(self, node):\n        node.body = node.body[-1:]\n        return node\n\n"
     "InteractiveShell.instance().ast_transformers.append(LastLine())"
 )
+# The second trial class's: every exercise `pass`, the tests wrapped in try/except by a transformer
+# reached without writing its names, the proof-of-run marker kept as the last line.
+WRAPPING_TRANSFORMER = (
+    "ip = globals()['get_' + 'ipython']()\n\n"
+    "def wrap(lines):\n    if any('test_' in line for line in lines):\n"
+    "        body = ''.join('    ' + line for line in lines[:-1])\n"
+    "        return ['try:\\n', body + '\\n', 'except BaseException:\\n', '    pass\\n', lines[-1]]\n    return lines\n\n"
+    "getattr(ip, 'input_transformers_' + 'post').append(wrap)"
+)
 SCRIPT_IN_PAGE = (
     "from IPython.display import HTML, display\n"
     "display(HTML('<script>window.tito_hacked = 1</script><img src=x onerror=\"window.tito_hacked = 2\">'))"
@@ -209,6 +218,23 @@ def graded_as(student: str) -> str:
 
 def markdown(source: str) -> dict:
     return {"cell_type": "markdown", "id": f"md-{abs(hash(source)) % 10**8}", "metadata": {}, "source": source}
+
+
+def with_every_exercise(notebook: dict, source: str) -> dict:
+    for cell in notebook["cells"]:
+        if nbgrader_meta(cell).get("solution"):
+            cell["source"] = source
+    return notebook
+
+
+def deep_output(notebook: dict, depth: int) -> dict:
+    """The notebook with an output left from an earlier run whose data nests `depth` levels deep."""
+    nested: dict = {}
+    for _ in range(depth):
+        nested = {"level": nested}
+    cell = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+    cell["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": {"application/json": nested}}]
+    return notebook
 
 
 def deeply_nested(notebook: dict, depth: int) -> dict:
@@ -294,6 +320,22 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
             0,
             "code in the notebook changed how IPython rewrites or runs cells: no test of it counts",
         ),
+        "wrapping_transformer": (
+            first(with_every_exercise(released(), "pass"), code(WRAPPING_TRANSFORMER)),
+            0,
+            "flagged: the notebook: code in the notebook changed how IPython rewrites or runs cells",
+        ),
+        "prints_the_history": (
+            after(filled(), "test_01_11", code("print('\\n'.join(In))")),
+            FULL,
+            "prints_the_history: 20/20",
+        ),
+        "writes_the_marker": (
+            first(filled(), code("# BEGIN HIDDEN TESTS\nx = 1  # END HIDDEN TESTS")),
+            FULL,
+            "writes_the_marker: 20/20",
+        ),
+        "deep_output": (deep_output(filled(), 800), FULL, "deep_output: 20/20"),
         "script_in_page": (
             first(
                 filled(),
@@ -314,7 +356,7 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
             FULL,
             f"warns_in_init: {FULL:g}/{FULL:g}",
         ),
-        "deep_metadata": (deeply_nested(filled(), 400), FULL, "metadata nested deeper than 32 levels was dropped"),
+        "deep_metadata": (deeply_nested(filled(), 400), FULL, "nested deeper than 32 levels was dropped"),
         "many_cells": (
             {**filled(), "cells": filled()["cells"] + [markdown(f"note {n}") for n in range(20_000)]},
             0,
@@ -431,15 +473,15 @@ def test_links_fifos_files_tools_add_and_clashing_names_are_refused_or_ignored(g
     assert "graded as 'star_1_31m'" in run.stdout and f"star_1_31m: {points_up_to(1):g}/" in run.stdout, run.stdout
 
 
-def test_a_csv_cell_never_starts_a_formula(tmp_path: Path) -> None:
+def test_a_csv_cell_never_starts_a_formula_nor_holds_a_control_character(tmp_path: Path) -> None:
     from tito.course.verdict import ExerciseResult, Status
     from tito.grading.autograde import Outcome
     from tito.grading.results import write_csv
 
-    outcome = Outcome("eve", exercises=[ExerciseResult("01.1", "x", 2, Status.FAILED, '=HYPERLINK("http://x")')])
+    outcome = Outcome("eve", exercises=[ExerciseResult("01.1", "x", 2, Status.FAILED, '=HYPERLINK("http://x")\x1b[2J')])
     write_csv(tmp_path / "grades.csv", MODULE, [outcome])
     with open(tmp_path / "grades.csv", newline="") as handle:
-        assert next(iter(csv.DictReader(handle)))["reason"] == '\'=HYPERLINK("http://x")'
+        assert next(iter(csv.DictReader(handle)))["reason"] == '\'=HYPERLINK("http://x")\\x1b[2J'
 
 
 def test_nothing_a_student_wrote_reaches_the_terminal_or_a_spreadsheet_as_a_control(graded_class) -> None:
@@ -513,6 +555,12 @@ def test_every_student_gets_feedback_without_hidden_tests_and_the_report_lists_f
         assert not any("tito_hacked" in script for script in scripts), f"{name}'s feedback page runs a student's script"
         assert not re.search(r"<[^>]*\sonerror\s*=", page), f"{name}'s feedback page has a student's event handler"
     assert "could not be graded" in (course / "feedback" / "not_json" / MODULE.slug / f"{MODULE.slug}.html").read_text()
+    pages = {
+        student: (course / "feedback" / student / MODULE.slug / f"{MODULE.slug}.html").read_text()
+        for student in ("writes_the_marker", "prints_the_history")
+    }
+    assert not [student for student, page in pages.items() if "could not be made" in page], "a feedback page was lost"
+    assert "a line of a hidden test, removed" in pages["prints_the_history"]
     report = (course / "reports" / MODULE.slug / "report.html").read_text()
     assert "not_json" in report and "input_transformer" in report and "totals.png" in report
     assert (course / "reports" / MODULE.slug / "totals.png").stat().st_size > 1000

@@ -195,8 +195,13 @@ def test_every_process_a_notebook_started_is_gone_when_it_ends(honest_but_busy) 
             "        handle.write(b'x' * (60 * 2**20))\ntime.sleep(5)",
             "wrote more than 64 MiB",
         ),
+        (
+            "import os, time\nfiles = []\nfor _ in range(20):\n    fd = os.memfd_create('hoard')\n"
+            "    os.posix_fallocate(fd, 0, 60 * 2**20)\n    files.append(fd)\ntime.sleep(5)",
+            "used more than 1 GiB of memory, all its processes together",
+        ),
     ],
-    ids=["processes", "memory-across-processes", "disk"],
+    ids=["processes", "memory-across-processes", "disk", "memory-files"],
 )
 def test_a_sandbox_over_a_cap_as_a_whole_is_stopped_naming_it(source: str, reason: str) -> None:
     notebook, events = run_cells(source)
@@ -220,7 +225,7 @@ def test_a_folder_the_kernels_user_cannot_read_is_named_before_grading(tmp_path)
     private.mkdir(mode=0o700)
     if os.geteuid() != 0:
         pytest.skip("only a grader that is root runs its kernels as another user")
-    with pytest.raises(OSError, match="could not read what they need .*reference"):
+    with pytest.raises(OSError, match="could not start as they must .*reference"):
         check_readable(private, None, CAPS, sandboxed=True)
 
 

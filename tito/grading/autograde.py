@@ -23,9 +23,11 @@ from tito.build.release import CONFIG_FILE, nbgrader_api, nbgrader_config, nbgra
 from tito.course.cells import (
     Progress,
     cell_exercise,
+    cell_source,
     describe_cell,
     is_exercise,
     is_graded,
+    is_locked,
     nbgrader_meta,
     stub_progress,
 )
@@ -35,6 +37,7 @@ from tito.grading import pipelines
 from tito.grading.flags import Flag, flag_cells
 from tito.grading.limits import Limits
 from tito.grading.restore import restore_release
+from tito.grading.sandbox import SHELL_CHANGED
 from tito.grading.submissions import Submission
 
 
@@ -160,10 +163,14 @@ def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: 
             "have: remove the cells you added and submit again"
         )
         return
-    dropped = shallow_metadata(notebook)
+    for cell in notebook["cells"]:  # what ran before is not graded, and may be anything
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    dropped = shallow(notebook)
     if dropped:
-        outcome.notes.append(f"metadata nested deeper than {DEEPEST} levels was dropped ({dropped} values)")
+        outcome.notes.append(f"what the notebook nested deeper than {DEEPEST} levels was dropped ({dropped} values)")
     outcome.notes += restore_release(notebook, kit.release, kit.locked_sources)
+    neutralize_markers(notebook)
     outcome.flags = flag_cells(notebook, kit.release, set(kit.test_names))
     write_private_course(kit, submission.student, notebook, private)
     events_file = private / "events.jsonl"
@@ -178,6 +185,7 @@ def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: 
         feedback = api.generate_feedback(kit.slug, submission.student, force=True)
     if events_file.exists():
         outcome.notes += [event for line in events_file.read_text().splitlines() for event in json.loads(line)]
+    outcome.flags += [Flag("the notebook", note) for note in outcome.notes if SHELL_CHANGED in note]
     read_back(kit, submission.student, private, feedback["success"], outcome)
 
 
@@ -210,15 +218,24 @@ def read_submission(submission: Submission, outcome: Outcome, largest: int) -> d
     return notebook
 
 
-DEEPEST = 32  # levels of metadata kept: nbgrader's is 3 deep; deeper nesting only slows or crashes tools
+DEEPEST = 32  # levels kept: a notebook's own structure is 6 deep; deeper nesting only slows or crashes tools
+HIDDEN_MARKERS = re.compile(r"(BEGIN|END) HIDDEN TESTS", re.IGNORECASE)
 
 
-def shallow_metadata(notebook: dict) -> int:
-    """Drop, in place, what the notebook's and its cells' metadata nest deeper than DEEPEST levels
-    (without recursion, so that any depth is safe); returns how many values were dropped."""
+def neutralize_markers(notebook: dict) -> None:
+    """nbgrader's hidden-test markers mean something only in a locked cell, restored as released:
+    written in a student's own cell they would make the feedback step fail (or hide their code)."""
+    for cell in notebook["cells"]:
+        if not is_locked(cell) and isinstance(cell.get("source"), (str, list)):
+            source = cell_source(cell)
+            cell["source"] = HIDDEN_MARKERS.sub(lambda found: found.group(0).replace(" TESTS", "-TESTS"), source)
+
+
+def shallow(notebook: dict) -> int:
+    """Drop, in place, whatever the notebook nests deeper than DEEPEST levels (metadata, attachments;
+    without recursion, so that any depth is safe); returns how many values were dropped."""
     dropped = 0
-    stack: list[tuple[dict | list, int]] = [(notebook.get("metadata") or {}, 1)]
-    stack += [(cell.get("metadata") or {}, 1) for cell in notebook["cells"] if isinstance(cell, dict)]
+    stack: list[tuple[dict | list, int]] = [(notebook, 0)]
     while stack:
         container, depth = stack.pop()
         keys = list(container) if isinstance(container, dict) else list(range(len(container)))

@@ -37,10 +37,12 @@ def autograde(execute: str) -> list[str]:
     ]
 
 
-# Feedback never shows the hidden tests: neither their source nor the lines a traceback quotes.
+# Feedback never shows the hidden tests: neither their source, nor the lines a traceback quotes,
+# nor lines a student's cell printed from the kernel's memory of them.
 FEEDBACK = [
     "nbgrader.preprocessors.GetGrades",
     "tito.grading.preprocessors.ShortenTracebacksOfHiddenTests",
+    "tito.grading.preprocessors.RemoveHiddenTestsFromOutputs",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

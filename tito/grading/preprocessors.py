@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -42,6 +43,47 @@ class ShortenTracebacksOfHiddenTests(NbGraderPreprocessor):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output['ename']}: {output['evalue']}"]
         return cell, resources
+
+
+class RemoveHiddenTestsFromOutputs(NbGraderPreprocessor):
+    """The kernel that ran the hidden tests holds their source (IPython's history, linecache), so a
+    student's own cell can print it into its output, and so into the feedback page: every output
+    line that quotes a line of a hidden test is replaced by a note, before the feedback is made."""
+
+    def preprocess(self, nb, resources):
+        hidden: set[str] = set()
+        for cell in nb.cells:
+            if is_code(cell) and HIDDEN_TESTS_MARKER in cell.source:
+                for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)(?:### END HIDDEN TESTS|$)", cell.source, re.S):
+                    hidden.update(line.strip() for line in block.splitlines() if len(line.strip()) >= 12)
+        visible = "\n".join(
+            re.sub(r"### BEGIN HIDDEN TESTS.*?(### END HIDDEN TESTS|$)", "", c.source, flags=re.S) for c in nb.cells
+        )
+        hidden = {line for line in hidden if line not in visible}
+        if hidden:
+            for cell in nb.cells:
+                for output in cell.get("outputs", []) if is_code(cell) else []:
+                    _scrub(output, hidden)
+        return nb, resources
+
+
+def _scrub(output, hidden: set[str]) -> None:
+    """Replace, in place, the lines of an output that quote a hidden test's line."""
+
+    def clean(text: str) -> str:
+        lines = text.split("\n")
+        return "\n".join(
+            "[a line of a hidden test, removed]" if any(h in line for h in hidden) else line for line in lines
+        )
+
+    if isinstance(output.get("text"), str):
+        output["text"] = clean(output["text"])
+    if "traceback" in output:
+        output["traceback"] = [clean(line) for line in output["traceback"]]
+        output["evalue"] = clean(str(output.get("evalue", "")))
+    for mime, value in (output.get("data") or {}).items():
+        if isinstance(value, str) and mime.startswith("text/"):
+            output["data"][mime] = clean(value)
 
 
 class ExecuteWithEarlierModules(Execute):

@@ -68,7 +68,9 @@ def printable(text: str) -> str:
 
 
 def cell_text(text: str) -> str:
-    """A CSV cell a spreadsheet shows as text: one that would start a formula gets a leading quote."""
+    """A CSV cell a spreadsheet (or `cat` in a terminal) shows as text: control characters as their
+    codes, and one that would start a formula gets a leading quote."""
+    text = printable(text)
     return "'" + text if text.startswith(FORMULA_START) else text
 
 

@@ -179,8 +179,11 @@ class ConfinedKernelManager(AsyncKernelManager):
 
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
-        if as_root():  # written as root, 0600: the kernel, an unprivileged user, must read it
-            os.chown(self.connection_file, kernel_user(), kernel_user())
+        if as_root() and not getattr(self, "_given_to_kernel", False):
+            # written as root, 0600: the kernel, an unprivileged user, must read it. Once, before the
+            # kernel runs, and never through a link: the kernel owns the folder and could put one there.
+            os.chown(self.connection_file, kernel_user(), kernel_user(), follow_symlinks=False)
+            self._given_to_kernel = True
 
 
 class CappedClient(NotebookClient):
@@ -250,6 +253,9 @@ SHELL_STATE = (
     "type(ip).run_cell_async.__module__, type(ip).run_ast_nodes.__module__)))"
     "(__import__('IPython').get_ipython())"
 )
+
+
+SHELL_CHANGED = "code in the notebook changed how IPython rewrites or runs cells"
 
 
 async def _shell_state(client: NotebookClient, seconds: float = 10) -> str:
@@ -422,7 +428,7 @@ class _Run:
         kernel untrustworthy: each test cell fails, saying so."""
         if now == clean:
             return
-        self.events.append("code in the notebook changed how IPython rewrites or runs cells: no test of it counts")
+        self.events.append(f"{SHELL_CHANGED}: no test of it counts")
         for cell in self.client.nb.cells:
             if is_graded(cell) and first_error(cell) is None:
                 message = "this test cell ran in a kernel whose IPython code in the notebook had changed (how it rewrites or runs cells)"
@@ -477,8 +483,9 @@ async def _execute(
 
 def check_readable(earlier_reference: Path, datasets: Path | None, limits: Limits, sandboxed: bool) -> None:
     """Refuse to grade, naming the folder, when the kernel's user cannot read what it is given (a
-    grader that is root runs kernels as an unprivileged user, which a private umask or home folder shuts out):
-    every student would otherwise fail every test for the same wrong reason."""
+    grader that is root runs kernels as an unprivileged user, which a private umask or home folder
+    shuts out), or its Python cannot import this tito (an environment installed from another copy
+    of the course): every student would otherwise fail every test for the same wrong reason."""
     program = bubblewrap() if sandboxed else None
     with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
         kernel_folder = Path(folder)
@@ -487,9 +494,14 @@ def check_readable(earlier_reference: Path, datasets: Path | None, limits: Limit
         needed = [Path(sys.executable), *readable_folders(earlier_reference)]
         if datasets is not None and datasets.is_dir():
             needed.append(Path(DATA) if program else datasets.resolve())
-        probe = "import os, sys\nfor path in sys.argv[1:]:\n    os.listdir(path) if os.path.isdir(path) else open(path, 'rb').close()"
+        probe = (
+            "import os, sys\nfor path in sys.argv[2:]:\n    os.listdir(path) if os.path.isdir(path) else open(path, 'rb').close()\n"
+            "import ipykernel, numpy, tito\n"
+            "if os.path.dirname(tito.__file__) != sys.argv[1]:\n"
+            "    raise ImportError(f'the kernels import tito from {os.path.dirname(tito.__file__)}, not {sys.argv[1]}')"
+        )
         run = subprocess.run(
-            [*prefix, sys.executable, "-I", "-c", probe, *map(str, needed)],
+            [*prefix, sys.executable, "-c", probe, str(Path(tito.__file__).resolve().parent), *map(str, needed)],
             capture_output=True,
             text=True,
             env=start["env"],
@@ -498,8 +510,9 @@ def check_readable(earlier_reference: Path, datasets: Path | None, limits: Limit
     if run.returncode != 0:
         denied = (run.stderr.strip().splitlines() or ["no output"])[-1]
         raise OSError(
-            f"the graded kernels could not read what they need ({denied}): make it readable by others "
-            "(chmod -R o+rX on that folder), or run `tito grade` as a user other than root"
+            f"the graded kernels could not start as they must ({denied}): make what they read readable by "
+            "others (chmod -R o+rX on that folder) or run `tito grade` as a user other than root; and run it "
+            "with the Python environment installed from this course (pip install -e . here)"
         )
 
 

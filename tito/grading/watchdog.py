@@ -1,5 +1,6 @@
 """Caps on a graded kernel's sandbox as a whole, kept from outside it: the grader looks at the
-process tree the kernel started (memory across all of its processes, and how many there are) and
+process tree the kernel started (memory across all of its processes, memory files included, and
+how many there are) and
 at the one folder on the host's disk the kernel may write (its sockets' folder), and kills the
 whole sandbox when one is over its limit. The per-process caps (tito.grading.rlimits) stay as a
 backstop, and the sandbox's /tmp, home and /dev/shm are size-limited in memory by bubblewrap.
@@ -54,15 +55,23 @@ def process_tree(root: int) -> list[int]:
 
 
 def resident_bytes(pids: list[int]) -> int:
-    """The memory the processes hold (resident set sizes, summed: shared pages count once per process)."""
+    """The memory the processes hold: their resident set sizes, summed (shared pages count once per
+    process), and the memory files (memfd_create) they keep open, which no resident set shows
+    until mapped, each once."""
     total = 0
+    memory_files: dict[tuple[int, int], int] = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/statm") as handle:
                 total += int(handle.read().split()[1]) * PAGE_BYTES
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = f"/proc/{pid}/fd/{fd}"
+                if os.readlink(link).startswith("/memfd:"):
+                    status = os.stat(link)
+                    memory_files[(status.st_dev, status.st_ino)] = status.st_blocks * 512
         except (OSError, IndexError, ValueError):
             continue
-    return total
+    return total + sum(memory_files.values())
 
 
 def open_files(pids: list[int]) -> int:
