@@ -249,3 +249,19 @@ def test_the_kernel_is_never_root_on_the_host_and_sees_little_of_it(who_am_i) ->
     } | {name for name in text(notebook, 2).split() if name.startswith("python3")}, text(notebook, 2)
     assert "PYTEST" not in text(notebook, 3) and "HOME=/root" not in text(notebook, 3), text(notebook, 3)
     assert "end" in text(notebook, 4), events
+
+
+def test_a_kernel_that_plants_a_link_for_its_restart_changes_nothing_outside(tmp_path) -> None:
+    """The kernel owns its folder: a root grader restarting it must not follow a link put there."""
+    victim = tmp_path / "victim"
+    victim.write_text("the grader's")
+    victim.chmod(0o600)
+    before = victim.stat()
+    plant = (
+        "import os, sys\nconnection = sys.argv[sys.argv.index('-f') + 1]\nos.remove(connection)\n"
+        f"os.symlink({str(victim)!r}, connection)\nos._exit(3)"
+    )
+    _, events = run_cells(plant)
+    after = victim.stat()
+    assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid, before.st_mode), events
+    assert victim.read_text() == "the grader's"
