@@ -318,12 +318,17 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
         "ast_rewriter_one_answer": (
             first(filled(1), code(AST_REWRITER)),
             0,
-            "code in the notebook changed how IPython rewrites or runs cells: no test of it counts",
+            "code in the notebook changed how IPython rewrites or runs cells, or what the tests call: no test of it counts",
         ),
         "wrapping_transformer": (
             first(with_every_exercise(released(), "pass"), code(WRAPPING_TRANSFORMER)),
             0,
             "flagged: the notebook: code in the notebook changed how IPython rewrites or runs cells",
+        ),
+        "fake_checks": (
+            first(filled(4), code("import numpy as np\ncheck_tensor = check_close = lambda *args, **kwargs: None")),
+            0,
+            "or what the tests call: no test of it counts",
         ),
         "prints_the_history": (
             after(filled(), "test_01_11", code("print('\\n'.join(In))")),

@@ -242,20 +242,34 @@ async def _responsive(client: NotebookClient, seconds: float) -> bool:
     return False
 
 
-# How the kernel's IPython rewrites and runs cells, read through a user expression, which IPython
-# evaluates without its input or AST transformers: taken after the (locked) setup cell and after
-# the last, a difference means code in the notebook changed how the tests ran.
+# How the kernel's IPython rewrites and runs cells, and what the tests call (tito's checks, numpy,
+# the builtins), read through a user expression, which IPython evaluates without its input or AST
+# transformers: taken after the (locked) setup cell and after the last, a difference means code in
+# the notebook changed how the tests ran.
 SHELL_STATE = (
-    "(lambda ip: repr((len(ip.ast_transformers), "
+    "(lambda ip, sys, zlib: repr(("
+    # how cells are rewritten and run
+    "len(ip.ast_transformers), "
     "[getattr(t, '__module__', '') + '.' + getattr(t, '__qualname__', type(t).__qualname__) "
     "for t in ip.input_transformers_cleanup + ip.input_transformers_post], "
     "type(ip).run_cell.__module__, type(ip).run_cell.__qualname__, getattr(ip.run_cell, '__func__', None) is type(ip).run_cell, "
-    "type(ip).run_cell_async.__module__, type(ip).run_ast_nodes.__module__)))"
-    "(__import__('IPython').get_ipython())"
+    "type(ip).run_cell_async.__module__, type(ip).run_ast_nodes.__module__, "
+    # what the tests call: tito's checks as the notebook names them and as their module holds them,
+    # numpy as the notebook names it, numpy's and the builtins' callables
+    "sorted((n, str(getattr(v, '__module__', '')), zlib.crc32(getattr(getattr(v, '__code__', None), 'co_code', b''))) "
+    "for n, v in ip.user_ns.items() if str(getattr(v, '__module__', '')).startswith('tito.')), "
+    "sorted((n, zlib.crc32(f.__code__.co_code)) for n, f in vars(sys.modules.get('tito.student.checks', sys)).items() "
+    "if hasattr(f, '__code__')), "
+    "getattr(ip.user_ns.get('np'), '__name__', None), "
+    "zlib.crc32(repr(sorted((n, str(getattr(v, '__module__', ''))) for n, v in vars(sys.modules['numpy']).items() "
+    "if callable(v))).encode()) if 'numpy' in sys.modules else None, "
+    "zlib.crc32(repr(sorted((n, type(v).__name__, str(getattr(v, '__module__', ''))) "
+    "for n, v in vars(sys.modules['builtins']).items())).encode()))))"
+    "(__import__('IPython').get_ipython(), __import__('sys'), __import__('zlib'))"
 )
 
 
-SHELL_CHANGED = "code in the notebook changed how IPython rewrites or runs cells"
+SHELL_CHANGED = "code in the notebook changed how IPython rewrites or runs cells, or what the tests call"
 
 
 async def _shell_state(client: NotebookClient, seconds: float = 10) -> str:
