@@ -198,6 +198,18 @@ WRAPPING_TRANSFORMER = (
     "        return ['try:\\n', body + '\\n', 'except BaseException:\\n', '    pass\\n', lines[-1]]\n    return lines\n\n"
     "getattr(ip, 'input_transformers_' + 'post').append(wrap)"
 )
+# The third trial's: errors kept from showing, and the marker printed from the running cell.
+HIDES_ERRORS = (
+    "import IPython as _I, re as _re\n_sh = getattr(_I, 'get_' + 'ipython')()\n"
+    "_sh.showtraceback = lambda *a, **k: None\n\n"
+    "def _proof(result):\n    found = _re.search('tito-ran-[0-9a-f]+', result.info.raw_cell or '')\n"
+    "    if found and result.error_in_exec is not None:\n        print(found.group(0))\n\n"
+    "_sh.events.register('post_run_cell', _proof)"
+)
+ENCODES_THE_HISTORY = (
+    "import base64, zlib\nblob = base64.b64encode(zlib.compress('\\n'.join(In).encode(), 9)).decode()\n"
+    "for start in range(0, len(blob), 100):\n    print(blob[start : start + 100])"
+)
 SCRIPT_IN_PAGE = (
     "from IPython.display import HTML, display\n"
     "display(HTML('<script>window.tito_hacked = 1</script><img src=x onerror=\"window.tito_hacked = 2\">'))"
@@ -329,6 +341,16 @@ def class_of(course: Path) -> dict[str, tuple[dict | str, float, str]]:
             first(filled(4), code("import numpy as np\ncheck_tensor = check_close = lambda *args, **kwargs: None")),
             0,
             "or what the tests call: no test of it counts",
+        ),
+        "hides_errors": (
+            first(with_every_exercise(released(), "pass"), code(HIDES_ERRORS)),
+            0,
+            "flagged: the notebook: code in the notebook changed how IPython",
+        ),
+        "encodes_the_history": (
+            after(filled(), "test_01_11", code(ENCODES_THE_HISTORY)),
+            FULL,
+            "encodes_the_history: 20/20",
         ),
         "prints_the_history": (
             after(filled(), "test_01_11", code("print('\\n'.join(In))")),
@@ -562,10 +584,12 @@ def test_every_student_gets_feedback_without_hidden_tests_and_the_report_lists_f
     assert "could not be graded" in (course / "feedback" / "not_json" / MODULE.slug / f"{MODULE.slug}.html").read_text()
     pages = {
         student: (course / "feedback" / student / MODULE.slug / f"{MODULE.slug}.html").read_text()
-        for student in ("writes_the_marker", "prints_the_history")
+        for student in ("writes_the_marker", "prints_the_history", "encodes_the_history")
     }
     assert not [student for student, page in pages.items() if "could not be made" in page], "a feedback page was lost"
-    assert "a line of a hidden test, removed" in pages["prints_the_history"]
+    assert all(
+        "it ran after hidden tests" in pages[student] for student in ("prints_the_history", "encodes_the_history")
+    )
     report = (course / "reports" / MODULE.slug / "report.html").read_text()
     assert "not_json" in report and "input_transformer" in report and "totals.png" in report
     assert (course / "reports" / MODULE.slug / "totals.png").stat().st_size > 1000

@@ -265,3 +265,20 @@ def test_a_kernel_that_plants_a_link_for_its_restart_changes_nothing_outside(tmp
     after = victim.stat()
     assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid, before.st_mode), events
     assert victim.read_text() == "the grader's"
+
+
+def test_a_sandbox_that_keeps_more_than_one_and_a_half_cores_busy_for_ten_seconds_is_over(
+    monkeypatch, tmp_path
+) -> None:
+    """The rule itself, on a measured history (spinning processes would make the test depend on the machine's load)."""
+    import time as clock
+
+    from tito.grading import watchdog
+
+    dog = watchdog.Watchdog(os.getpid(), 0, tmp_path, Limits(processes=10_000))
+    monkeypatch.setattr(watchdog, "cpu_seconds", lambda pids: 16.0)
+    dog.cpu_seen = [(clock.monotonic() - 9.5, 0.0)]
+    assert "cores busy for 10 s" in dog.over()
+    monkeypatch.setattr(watchdog, "cpu_seconds", lambda pids: 14.0)
+    dog.cpu_seen = [(clock.monotonic() - 9.5, 0.0)]
+    assert dog.over() == ""

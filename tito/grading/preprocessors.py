@@ -48,7 +48,8 @@ class ShortenTracebacksOfHiddenTests(NbGraderPreprocessor):
 class RemoveHiddenTestsFromOutputs(NbGraderPreprocessor):
     """The kernel that ran the hidden tests holds their source (IPython's history, linecache), so a
     student's own cell can print it into its output, and so into the feedback page: every output
-    line that quotes a line of a hidden test is replaced by a note, before the feedback is made."""
+    line that quotes a line of a hidden test is replaced by a note, and the outputs of the student's
+    cells that ran after a hidden test are left out (they could hold it encoded)."""
 
     def preprocess(self, nb, resources):
         hidden: set[str] = set()
@@ -64,7 +65,22 @@ class RemoveHiddenTestsFromOutputs(NbGraderPreprocessor):
             for cell in nb.cells:
                 for output in cell.get("outputs", []) if is_code(cell) else []:
                     _scrub(output, hidden)
+        # Encoded, no line matches: what the student's own cells printed after the first hidden test
+        # ran is left out of the page (their grades are in the test cells' outputs).
+        after_hidden = False
+        for cell in nb.cells:
+            if not is_code(cell):
+                continue
+            if after_hidden and not cell.metadata.get("nbgrader", {}).get("locked") and cell.get("outputs"):
+                cell.outputs = [_note("[this cell's output is not shown in feedback: it ran after hidden tests]")]
+            after_hidden = after_hidden or HIDDEN_TESTS_MARKER in cell.source
         return nb, resources
+
+
+def _note(text: str):
+    from nbformat import v4
+
+    return v4.new_output("stream", name="stdout", text=text + "\n")
 
 
 def _scrub(output, hidden: set[str]) -> None:

@@ -193,6 +193,12 @@ class CappedClient(NotebookClient):
     output_cap: int = 100_000
     marker: str = ""
     marked: set
+    failed: set  # cells whose execute_reply said error, whatever their outputs show
+
+    async def _check_raise_for_error(self, cell, cell_index: int, exec_reply) -> None:
+        if exec_reply is not None and exec_reply.get("content", {}).get("status") == "error":
+            self.failed.add(cell_index)
+        await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
@@ -254,6 +260,12 @@ SHELL_STATE = (
     "for t in ip.input_transformers_cleanup + ip.input_transformers_post], "
     "type(ip).run_cell.__module__, type(ip).run_cell.__qualname__, getattr(ip.run_cell, '__func__', None) is type(ip).run_cell, "
     "type(ip).run_cell_async.__module__, type(ip).run_ast_nodes.__module__, "
+    # how errors are shown and what runs around each cell
+    "sorted(k for k, v in vars(ip).items() if callable(v) and not isinstance(v, type)), repr(ip.custom_exceptions), "
+    # (the libraries' own callbacks left out: matplotlib registers its own when pyplot is imported)
+    "sorted((event, [str(getattr(f, '__module__', '')) + '.' + str(getattr(f, '__qualname__', type(f).__qualname__)) "
+    "for f in callbacks if not str(getattr(f, '__module__', '')).startswith(('matplotlib', 'IPython', 'ipykernel'))]) "
+    "for event, callbacks in ip.events.callbacks.items()), "
     # what the tests call: tito's checks as the notebook names them and as their module holds them,
     # numpy as the notebook names it, numpy's and the builtins' callables
     "sorted((n, str(getattr(v, '__module__', '')), zlib.crc32(getattr(getattr(v, '__code__', None), 'co_code', b''))) "
@@ -315,7 +327,7 @@ class _Run:
         if pid is None:
             raise OSError("the grading kernel was not started as a local process, so its caps cannot be kept")
         assert self.watchdog is not None
-        self.watchdog.root, self.watchdog.reason = pid, ""
+        self.watchdog.root, self.watchdog.reason, self.watchdog.cpu_seen = pid, "", []
         self.watching = asyncio.ensure_future(self.watchdog.watch())
 
     async def cell(self, index: int, cell) -> None:
@@ -428,7 +440,11 @@ class _Run:
     def check_proof_of_run(self, index: int, cell) -> None:
         """A test cell without an error that did not print the marker did not run as written, unless
         the kernel had run out of file descriptors, which a print needs too."""
-        if index not in self.client.marked and first_error(cell) is None:
+        if index in self.client.failed and first_error(cell) is None:  # the kernel said error; no error shows
+            message = "this test cell raised an error, but code in the notebook kept it from showing"
+            self.events.append(f"{self.where(index)} raised an error that code in the notebook hid")
+            cell.outputs.append(_error_output(REWRITTEN, message))
+        elif index not in self.client.marked and first_error(cell) is None:
             if self.watchdog is not None and self.watchdog.out_of_files():
                 message = "this test cell could not report its result: the kernel ran out of file descriptors (code above opened files and kept them open)"
                 self.events.append(f"{self.where(index)} ran out of file descriptors")
@@ -471,7 +487,7 @@ async def _execute(
     client.output_cap = limits.output_bytes
     # Proof that a test cell ran as written: its last line prints a marker the kernel cannot know
     # in advance. Code that rewrites cells (an IPython input transformer) drops it.
-    client.marker, client.marked = f"tito-ran-{secrets.token_hex(12)}", set()
+    client.marker, client.marked, client.failed = f"tito-ran-{secrets.token_hex(12)}", set(), set()
     run = _Run(client, manager, limits, deadline=time.monotonic() + limits.notebook_seconds)
     # cleanup_kc: nbclient keeps a kernel alive when it did not make its manager; this one goes now,
     # and with it (its own PID namespace) every process it started.
@@ -481,11 +497,12 @@ async def _execute(
         run.start_watching()
         clean = await _shell_state(client)
         try:
-            code_cells = [index for index, cell in enumerate(notebook.cells) if is_code(cell)]
+            trusted = True  # until the first cell the student could write: the setup cell adds tito's own
             for index, cell in enumerate(notebook.cells):
                 if is_code(cell) and not is_demonstration(cell):
+                    trusted = trusted and is_locked(cell)
                     await run.cell(index, cell)
-                    if index == code_cells[0] and is_locked(cell):  # the setup cell adds tito's own
+                    if trusted:
                         clean = await _shell_state(client)
             if not run.stopped:
                 run.check_shell(clean, await _shell_state(client))

@@ -16,12 +16,14 @@ import asyncio
 import contextlib
 import os
 import signal
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tito.grading.limits import Limits
 
 POLL_SECONDS = 0.2
+CPU_WINDOW, CPU_CORES = 10.0, 1.5  # a sandbox may not keep more cores than this busy over the window
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -74,6 +76,20 @@ def resident_bytes(pids: list[int]) -> int:
     return total + sum(memory_files.values())
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """The CPU time the processes used, their reaped children's included."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            total += sum(int(field) for field in fields[11:15])  # utime, stime, cutime, cstime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
 def open_files(pids: list[int]) -> int:
     """The most file descriptors any one of the processes has open."""
     most = 0
@@ -115,6 +131,7 @@ class Watchdog:
     folder: Path  # the folder on the host's disk the kernel may write
     limits: Limits
     reason: str = ""
+    cpu_seen: list[tuple[float, float]] = field(default_factory=list)  # (when, CPU seconds) over CPU_WINDOW
 
     def over(self) -> str:
         """Which cap the sandbox is over now, or ''."""
@@ -122,6 +139,12 @@ class Watchdog:
         started = len(tree) - self.own
         if started > self.limits.processes:
             return f"it started more than {self.limits.processes} processes"
+        now, used = time.monotonic(), cpu_seconds(tree)
+        self.cpu_seen = [(when, seconds) for when, seconds in self.cpu_seen if now - when <= CPU_WINDOW]
+        self.cpu_seen.append((now, used))
+        (first, before) = self.cpu_seen[0]
+        if now - first >= CPU_WINDOW * 0.9 and used - before > CPU_CORES * (now - first):
+            return f"it kept more than {CPU_CORES:g} cores busy for {CPU_WINDOW:g} s (a notebook runs on one)"
         if resident_bytes(tree) > self.limits.memory_bytes:
             return f"it used more than {self.limits.memory_bytes / 2**30:g} GiB of memory, all its processes together"
         used, entries = folder_bytes(self.folder, self.limits.files)
