@@ -282,3 +282,14 @@ def test_a_sandbox_that_keeps_more_than_one_and_a_half_cores_busy_for_ten_second
     monkeypatch.setattr(watchdog, "cpu_seconds", lambda pids: 14.0)
     dog.cpu_seen = [(clock.monotonic() - 9.5, 0.0)]
     assert dog.over() == ""
+
+
+def test_system_v_shared_memory_is_capped_in_the_sandbox() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a grader that is not root cannot reach the sandbox's IPC namespace")
+    notebook, events = run_cells(
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print('big', libc.shmget(0, ctypes.c_size_t(512 << 20), 0o1000 | 0o600))\n"
+        "print('small', libc.shmget(0, ctypes.c_size_t(1 << 20), 0o1000 | 0o600) >= 0)"
+    )
+    assert "big -1" in text(notebook, 0) and "small True" in text(notebook, 0), (text(notebook, 0), events)

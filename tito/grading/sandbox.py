@@ -41,7 +41,7 @@ from tito.course.cells import describe_cell, first_error, is_code, is_demonstrat
 from tito.course.settings import DATA_ENV, EXPORT_ENV, EXPORT_SKIP
 from tito.course.verdict import KERNEL_DIED, NOT_RUN, REWRITTEN, TIMED_OUT
 from tito.grading.limits import Limits
-from tito.grading.watchdog import Watchdog
+from tito.grading.watchdog import Watchdog, cap_shared_memory
 
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 # Of the host's /etc, only what Python and its libraries read: not its secrets, not its settings.
@@ -328,6 +328,10 @@ class _Run:
             raise OSError("the grading kernel was not started as a local process, so its caps cannot be kept")
         assert self.watchdog is not None
         self.watchdog.root, self.watchdog.reason, self.watchdog.cpu_seen = pid, "", []
+        if self.watchdog.own > 1 and as_root():  # in a sandbox of its own IPC namespace
+            problem = cap_shared_memory(pid, self.limits.disk_bytes)
+            if problem and problem not in self.events:
+                self.events.append(problem)
         self.watching = asyncio.ensure_future(self.watchdog.watch())
 
     async def cell(self, index: int, cell) -> None:

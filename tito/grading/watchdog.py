@@ -5,6 +5,9 @@ at the one folder on the host's disk the kernel may write (its sockets' folder),
 whole sandbox when one is over its limit. The per-process caps (tito.grading.rlimits) stay as a
 backstop, and the sandbox's /tmp, home and /dev/shm are size-limited in memory by bubblewrap.
 
+System V shared memory lives in the sandbox's own IPC namespace, where no process shows it: a root
+grader caps it there (cap_shared_memory).
+
 Measured, not enforced by the operating system: a cgroup would be, but where the grader may not
 create one (cgroup v1, or v2 without delegation, as on this project's machines) what a cell can
 do between two looks, every POLL_SECONDS, is the overshoot. The reason is kept for the report.
@@ -15,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +125,24 @@ def folder_bytes(folder: Path, most_entries: int) -> tuple[int, int]:
             except OSError:
                 continue
     return used, entries
+
+
+def cap_shared_memory(root: int, limit_bytes: int) -> str:
+    """Cap System V shared memory in the sandbox's IPC namespace, which no process's memory shows:
+    its shmall and shmmax, set by a root grader from outside with nsenter. Returns what went wrong, or ''."""
+    inside = next((pid for pid in process_tree(root) if pid != root), None)
+    program = shutil.which("nsenter")
+    if inside is None or program is None:
+        return "System V shared memory is not capped in this sandbox (nsenter was not found)"
+    settings = (
+        f"echo {limit_bytes // PAGE_BYTES} > /proc/sys/kernel/shmall; echo {limit_bytes} > /proc/sys/kernel/shmmax"
+    )
+    done = subprocess.run(
+        [program, f"--target={inside}", "--ipc", "sh", "-c", settings], capture_output=True, text=True
+    )
+    return (
+        "" if done.returncode == 0 else f"System V shared memory is not capped in this sandbox ({done.stderr.strip()})"
+    )
 
 
 @dataclass
