@@ -38,10 +38,13 @@ def slow_class(released_course: Path, tmp_path: Path) -> Path:
     return course
 
 
+GRADE = [sys.executable, "-m", "tito.cli", "grade", "01", "--from", "class", "--jobs", "2"]
+
+
 def start(course: Path) -> subprocess.Popen:
     """`tito grade 01 --from class --jobs 2` in a session of its own, as a terminal would run it."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tito.cli", "grade", "01", "--from", "class", "--jobs", "2"],
+        GRADE,
         cwd=course,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -92,6 +95,13 @@ def alive(pids: set[int], seconds: float) -> set[int]:
         time.sleep(0.2)
 
 
+def graded_again(course: Path) -> subprocess.CompletedProcess:
+    """The same command run again to the end, as an instructor would after a stop; it must succeed."""
+    again = subprocess.run(GRADE, cwd=course, capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+    return again
+
+
 def graded_rows(course: Path) -> dict[str, float]:
     with open(course / "reports" / MODULE.slug / "grades.csv", newline="") as handle:
         totals: dict[str, float] = {}
@@ -115,13 +125,7 @@ def test_ctrl_c_says_one_line_and_leaves_reports_that_agree_with_the_gradebook(s
     assert set(graded_rows(slow_class)) == recorded and len(recorded) >= 2, recorded
     assert not list((slow_class / ".tito" / "scratch").iterdir()), "the scratch copy of the solutions stayed"
 
-    again = subprocess.run(
-        [sys.executable, "-m", "tito.cli", "grade", "01", "--from", "class", "--jobs", "2"],
-        cwd=slow_class,
-        capture_output=True,
-        text=True,
-    )
-    assert again.returncode == 0, again.stdout + again.stderr
+    graded_again(slow_class)
     assert graded_rows(slow_class) == dict.fromkeys(STUDENTS, 20.0)
 
 
@@ -136,13 +140,7 @@ def test_after_kill_9_no_worker_or_kernel_goes_on_and_the_next_run_takes_over(sl
     run.communicate(timeout=30)
     assert alive(started, 10) == set(), "the grader's workers or kernels outlived it"
 
-    again = subprocess.run(
-        [sys.executable, "-m", "tito.cli", "grade", "01", "--from", "class", "--jobs", "2"],
-        cwd=slow_class,
-        capture_output=True,
-        text=True,
-    )
-    assert again.returncode == 0, again.stdout + again.stderr
+    again = graded_again(slow_class)
     assert f"an earlier `tito grade` (pid {run.pid}" in again.stdout and "its lock is taken over" in again.stdout
     assert f"removed .tito/scratch/run-{run.pid}" in again.stdout, again.stdout
     assert graded_rows(slow_class) == dict.fromkeys(STUDENTS, 20.0)

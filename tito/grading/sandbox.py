@@ -14,6 +14,7 @@ notebook's time leaves every graded cell below it marked with the reason, not a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import math
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -516,15 +518,21 @@ async def _execute(
     return run.events
 
 
+@contextlib.contextmanager
+def _kernel_folder() -> Iterator[Path]:
+    """A kernel's own folder on the host (its connection file, sockets and start-up log), removed after."""
+    with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
+        os.chmod(folder, 0o755)
+        yield Path(folder)
+
+
 def check_readable(earlier_reference: Path, datasets: Path | None, limits: Limits, sandboxed: bool) -> None:
     """Refuse to grade, naming the folder, when the kernel's user cannot read what it is given (a
     grader that is root runs kernels as an unprivileged user, which a private umask or home folder
     shuts out), or its Python cannot import this tito (an environment installed from another copy
     of the course): every student would otherwise fail every test for the same wrong reason."""
     program = bubblewrap() if sandboxed else None
-    with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
-        kernel_folder = Path(folder)
-        os.chmod(kernel_folder, 0o755)
+    with _kernel_folder() as kernel_folder:
         prefix, start = _kernel_start(program, kernel_folder, earlier_reference, datasets, limits)
         needed = [Path(sys.executable), *readable_folders(earlier_reference)]
         if datasets is not None and datasets.is_dir():
@@ -564,9 +572,7 @@ def execute_confined(
         raise OSError(
             "bubblewrap (bwrap) is not installed or may not create namespaces here: `tito grade` checks this first"
         )
-    with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
-        kernel_folder = Path(folder)
-        os.chmod(kernel_folder, 0o755)
+    with _kernel_folder() as kernel_folder:
         manager = ConfinedKernelManager(
             kernel_name="python3",
             transport="ipc",
