@@ -355,8 +355,8 @@ def test_the_check_report_reads_without_an_emoji_font() -> None:
     """Emoji show as empty boxes where no emoji font is installed (minimal Linux and hub images):
     the table's marks are glyphs DejaVu has (seen rendered in Chromium on such a machine), and each
     row says its exercise and status in words too."""
-    from tito.course.verdict import ExerciseResult, Status
-    from tito.student.testing import MARKS, format_report
+    from tito.course.verdict import MARKS, ExerciseResult, Status
+    from tito.student.testing import format_report
 
     assert set("".join(MARKS.values())) <= set("✓✗◐○–⚠"), MARKS
     results = [ExerciseResult(f"02.{n}", "ReLU.forward", 1, status) for n, status in enumerate(Status, start=1)]

@@ -1,7 +1,7 @@
 """`tito`, the course's command line: one small function per command, each calling the room that does the job.
 
 Students: export, test, status, doctor, lab, milestone (tito.student, tito.build.export).
-Instructors: release (tito.build), grade and merge-grades (tito.grading, not in a students' copy).
+Instructors: release (tito.build), grade, merge-grades and grades (tito.grading, not in a students' copy).
 """
 
 from __future__ import annotations
@@ -164,8 +164,9 @@ def cmd_milestone(args: argparse.Namespace, root: Path) -> int:
 def cmd_grade(args: argparse.Namespace, root: Path) -> int:
     from tito.grading.grade import grade_class
     from tito.grading.limits import Limits
-    from tito.grading.results import printable
+    from tito.grading.results import plural, printable
     from tito.grading.submissions import collect, in_shard
+    from tito.grading.submitted import parse_timestamp
 
     module = find_module(load_modules(root), args.module)
     folder = Path(args.source).resolve() if args.source else None
@@ -188,8 +189,8 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
         "memory_bytes": int(args.memory_gb * (1 << 30)) if args.memory_gb else None,
     }
     limits = Limits(**{name: value for name, value in given.items() if value is not None})
-    print(f"grading {len(submissions)} submissions of {module.slug}, {args.jobs} at a time ...", flush=True)
-    started = time.perf_counter()
+    submitted_at = parse_timestamp(args.submitted_at) if args.submitted_at else None
+    print(f"grading {plural(len(submissions), 'submission')} of {module.slug}, {args.jobs} at a time ...", flush=True)
     outcomes = grade_class(
         root,
         module,
@@ -198,21 +199,33 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
         limits,
         sandboxed=not args.no_sandbox,
         say=lambda line: print(line, flush=True),
+        submitted_at=submitted_at,
     )
-    seconds = time.perf_counter() - started
     failed = sum(bool(outcome.error) for outcome in outcomes)
-    print(
-        f"graded {len(outcomes) - failed} of {len(outcomes)} in {seconds:.1f} s ({60 * len(outcomes) / seconds:.1f} notebooks/min); "
-        f"grades: reports/{module.slug}/grades.csv, report: reports/{module.slug}/report.html, feedback: feedback/<student>/{module.slug}/"
-    )
     return 1 if failed else 0
 
 
 def cmd_merge_grades(args: argparse.Namespace, root: Path) -> int:
-    from tito.grading.results import merge_csvs
+    from tito.grading.grade import merge_shards
 
-    count = merge_csvs([Path(path) for path in args.csvs], Path(args.output))
-    print(f"{args.output}: {count} submissions from {len(args.csvs)} files")
+    module = find_module(load_modules(root), args.module)
+    merge_shards(root, module, [Path(path).resolve() for path in args.shards], say=lambda line: print(line, flush=True))
+    return 0
+
+
+def cmd_grades(args: argparse.Namespace, root: Path) -> int:
+    from tito.grading.grade import REPORTS_DIR
+    from tito.grading.lms import write_canvas_csv, write_course_table
+    from tito.grading.results import printable
+
+    reports, modules = root / REPORTS_DIR, load_modules(root)
+    path = write_course_table(reports, modules)
+    print(f"every student's total per module: {path.relative_to(root)}")
+    if args.canvas:
+        canvas, warnings = write_canvas_csv(reports, modules, Path(args.canvas))
+        for warning in warnings:
+            print(printable(f"warning: {warning}"), file=sys.stderr)
+        print(f"for Canvas (Grades → Import): {canvas.relative_to(root)}")
     return 0
 
 
@@ -314,6 +327,12 @@ def _add_grading_commands(commands) -> None:
     )
     grade_cmd.add_argument("--students", nargs="+", metavar="ID", help="grade only these students")
     grade_cmd.add_argument(
+        "--submitted-at",
+        metavar="TIME",
+        help="when these were submitted, e.g. '2026-12-01 23:59' (UTC, or with an offset); default: "
+        "each submission's timestamp.txt, else its file's time",
+    )
+    grade_cmd.add_argument(
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
@@ -345,11 +364,26 @@ def _add_grading_commands(commands) -> None:
     )
     grade_cmd.set_defaults(run=cmd_grade)
     merge_cmd = commands.add_parser(
-        "merge-grades", help="(instructors) merge the grades.csv of several shards into one"
+        "merge-grades",
+        help="(instructors) bring the grading of `tito grade --shard K/N` runs, each in its own copy of the course, into this one",
     )
-    merge_cmd.add_argument("output", help="the merged CSV to write")
-    merge_cmd.add_argument("csvs", nargs="+", help="the shards' grades.csv files")
+    merge_cmd.add_argument("module", help="module number or name, e.g. 01")
+    merge_cmd.add_argument(
+        "shards",
+        nargs="+",
+        metavar="SHARD",
+        help="each shard's course folder (or a copy of its reports/, autograded/, feedback/, submitted/)",
+    )
     merge_cmd.set_defaults(run=cmd_merge_grades)
+    grades_cmd = commands.add_parser(
+        "grades", help="(instructors) every student's total per module (reports/course.csv), and a Canvas import"
+    )
+    grades_cmd.add_argument(
+        "--canvas",
+        metavar="ROSTER",
+        help="also write reports/canvas.csv from a roster CSV with id, name, email columns",
+    )
+    grades_cmd.set_defaults(run=cmd_grades)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -62,6 +62,18 @@ class Status(str, Enum):
         return format(self.value, spec)
 
 
+# Each status's mark, in fonts every system has (DejaVu among them); shown with its word.
+MARKS = {
+    Status.PASSED: "✓",
+    Status.FAILED: "✗",
+    Status.PARTLY_DONE: "◐",
+    Status.NOT_ATTEMPTED: "○",
+    Status.NOT_RUN: "–",
+    Status.TIMED_OUT: "⚠",
+    Status.ERROR: "⚠",
+}
+
+
 # What the grader's own error names mean, whatever the student's code did.
 _GRADER_ERRORS = {
     TIMED_OUT: Status.TIMED_OUT,

@@ -39,6 +39,7 @@ from tito.grading.limits import Limits
 from tito.grading.restore import restore_release
 from tito.grading.sandbox import SHELL_CHANGED
 from tito.grading.submissions import Submission
+from tito.grading.submitted import SECRET_FILE, TIMESTAMP_FILE
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,21 @@ class Outcome:
     exercises: list[ExerciseResult] = field(default_factory=list)
     scores: dict = field(default_factory=dict)  # grade_id -> (score, max_score) as nbgrader recorded
     error: str = ""  # why the submission could not be graded at all
-    notes: list[str] = field(default_factory=list)  # what was restored, timeouts, name matching
+    notes: list[str] = field(default_factory=list)  # how it was matched, what grading stopped or restarted
+    restored: list[str] = field(default_factory=list)  # released cells the student had edited or deleted, put back
     flags: list[Flag] = field(default_factory=list)
     autograded: str = ""  # the graded notebook's JSON
     feedback: str = ""  # the feedback page's HTML
     seconds: float = 0.0
+    timestamp: str = ""  # when it was submitted (nbgrader's timestamp.txt)
+    secret: str = ""  # its submission_secret.txt, which names its feedback file in the exchange
+    seconds_late: float = 0.0  # past the module's due date in the gradebook, if it has one
+    late_penalty: float = 0.0  # points nbgrader's late-submission plugin took off
 
     @property
     def total(self) -> float:
-        return sum(result.earned for result in self.exercises)
+        """Points earned, less nbgrader's late-submission penalty (never below 0)."""
+        return max(0.0, sum(result.earned for result in self.exercises) - self.late_penalty)
 
 
 def prepare(root: Path, module: Module, scratch: Path, limits: Limits, sandboxed: bool) -> ModuleKit:
@@ -127,7 +134,12 @@ def ungraded_results(release: dict, status: Status, reason: str) -> list[Exercis
 def grade_submission(kit: ModuleKit, submission: Submission, scratch: str) -> Outcome:
     """Autograde and write feedback for one submission, in a private scratch course; never raises."""
     started = time.perf_counter()
-    outcome = Outcome(submission.student, notes=[submission.warning] if submission.warning else [])
+    outcome = Outcome(
+        submission.student,
+        notes=[submission.warning] if submission.warning else [],
+        timestamp=submission.timestamp,
+        secret=submission.secret,
+    )
     private = Path(tempfile.mkdtemp(prefix="student-", dir=scratch))
     try:
         with warnings.catch_warnings():
@@ -169,10 +181,10 @@ def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: 
     dropped = shallow(notebook)
     if dropped:
         outcome.notes.append(f"what the notebook nested deeper than {DEEPEST} levels was dropped ({dropped} values)")
-    outcome.notes += restore_release(notebook, kit.release, kit.locked_sources)
+    outcome.restored = restore_release(notebook, kit.release, kit.locked_sources)
     neutralize_markers(notebook)
     outcome.flags = flag_cells(notebook, kit.release, set(kit.test_names))
-    write_private_course(kit, submission.student, notebook, private)
+    write_private_course(kit, submission, notebook, private)
     events_file = private / "events.jsonl"
     api = nbgrader_api(private, confined_config(kit, private, events_file))
     with nbgrader_environment():
@@ -250,16 +262,33 @@ def shallow(notebook: dict) -> int:
     return dropped
 
 
-def write_private_course(kit: ModuleKit, student: str, notebook: dict, private: Path) -> None:
-    """The private course nbgrader grades in: the restored notebook in submitted/, a copy of the module's gradebook."""
+def write_private_course(kit: ModuleKit, submission: Submission, notebook: dict, private: Path) -> None:
+    """The private course nbgrader grades in: the restored notebook in submitted/ with its time and
+    secret (which nbgrader carries into autograded/ and feedback/), a copy of the module's gradebook."""
     import nbformat
 
-    folder = private / "submitted" / student / kit.slug
+    folder = private / "submitted" / submission.student / kit.slug
     folder.mkdir(parents=True)
+    for name, text in ((TIMESTAMP_FILE, submission.timestamp), (SECRET_FILE, submission.secret)):
+        if text:
+            (folder / name).write_text(text, encoding="utf-8")
     notebook.setdefault("metadata", {})
     notebook["nbformat"], notebook["nbformat_minor"] = 4, max(5, int(notebook.get("nbformat_minor", 5)))
     nbformat.write(nbformat.from_dict(notebook), str(folder / f"{kit.slug}.ipynb"))
     shutil.copy2(kit.template_gradebook, private / "gradebook.db")
+
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def nbgrader_templates() -> Path:
+    """nbgrader's own template folder, whose `feedback` template tito's page extends."""
+    import nbgrader
+
+    return Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+
+
+BOOTSTRAP_CSS = Path("static", "node_modules", "bootstrap", "dist", "css")  # under nbgrader_templates().parent
 
 
 def confined_config(kit: ModuleKit, private: Path, events_file: Path):
@@ -269,6 +298,13 @@ def confined_config(kit: ModuleKit, private: Path, events_file: Path):
     config.CourseDirectory.db_url = f"sqlite:///{private / 'gradebook.db'}"
     config.Autograde.autograde_preprocessors = pipelines.autograde(pipelines.CONFINED_EXECUTE)
     config.GenerateFeedback.exporter_class = pipelines.FEEDBACK_EXPORTER
+    config.FeedbackExporter.template_name = pipelines.FEEDBACK_TEMPLATE
+    config.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates())]
+    # where its page `extends 'feedback/index.html.j2'` and `include_css('bootstrap.min.css')` look
+    config.FeedbackExporter.extra_template_paths = [
+        str(nbgrader_templates()),
+        str(nbgrader_templates().parent / BOOTSTRAP_CSS),
+    ]
     config.GuardedExecute.earlier_reference = kit.earlier_reference
     config.GuardedExecute.datasets = kit.datasets
     config.GuardedExecute.sandboxed = kit.sandboxed
@@ -291,6 +327,8 @@ def read_back(kit: ModuleKit, student: str, private: Path, feedback_made: bool, 
         outcome.scores = {
             grade.name: (float(grade.auto_score or 0.0), float(grade.max_score)) for grade in graded_notebook.grades
         }
+        outcome.late_penalty = float(graded_notebook.late_submission_penalty or 0.0)
+        outcome.seconds_late = float(graded_notebook.assignment.total_seconds_late or 0.0)
     scores = {grade_id: score for grade_id, (score, _) in outcome.scores.items()}
     graded_notebook = json.loads(outcome.autograded)
     outcome.exercises = exercise_results(graded_notebook, kit.limits.cell_seconds, scores)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import ctypes
+import datetime
 import errno
 import fcntl
 import multiprocessing
@@ -30,9 +31,19 @@ from tito.errors import GradeLockBusy, GradingError
 from tito.grading.autograde import ModuleKit, Outcome, grade_submission, mark_not_graded, prepare
 from tito.grading.limits import Limits
 from tito.grading.report import write_report
-from tito.grading.results import load_outcomes, printable, save_outcome, write_csv
+from tito.grading.results import (
+    OUTCOMES_DIR,
+    load_outcome,
+    load_outcomes,
+    plural,
+    printable,
+    save_outcome,
+    write_csv,
+    write_wide_csv,
+)
 from tito.grading.sandbox import bubblewrap, check_readable
 from tito.grading.submissions import Submission
+from tito.grading.submitted import SECRET_FILE, TIMESTAMP_FILE, parse_timestamp, record_submitted, stamped
 
 REPORTS_DIR = "reports"
 LOCK_FILE = Path(".tito") / "grade.lock"
@@ -105,6 +116,32 @@ def scratch_folder(root: Path, say: Callable[[str], None]) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+LOGS_DIR = "logs"
+
+
+@contextlib.contextmanager
+def logged(folder: Path, say: Callable[[str], None]) -> Iterator[Callable[[str], None]]:
+    """`say`, also writing each line to the run's log file, reports/<module>/logs/<when>.log, which
+    ends with how the run ended (the error or the stop included)."""
+    logs = folder / LOGS_DIR
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"grade-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    with open(path, "a", encoding="utf-8") as log:
+
+        def both(line: str) -> None:
+            say(line)
+            log.write(printable(line) + "\n")
+            log.flush()
+
+        log.write(f"tito grade {' '.join(sys.argv[2:])} (pid {os.getpid()}, {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        try:
+            yield both
+        except BaseException as error:
+            log.write(f"ended: {type(error).__name__}: {error}\n")
+            raise
+        log.write(f"ended: done at {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+
+
 class GradingStopped(GradingError):
     """Ctrl-C or SIGTERM stopped the run; what was graded before is recorded and reported."""
 
@@ -156,15 +193,26 @@ def grade_class(
     limits: Limits,
     sandboxed: bool,
     say: Callable[[str], None] = print,
+    submitted_at: datetime.datetime | None = None,
 ) -> list[Outcome]:
     """Grade every submission, `jobs` at a time; record each in the course as it finishes; write the
-    CSV and the report over every student of the module recorded so far, also when stopped."""
+    CSV and the report over every student of the module recorded so far, also when stopped.
+
+    Each submission is first recorded in nbgrader's submitted/ with its time (`submitted_at`, else
+    its timestamp.txt, else its file's), so nbgrader's own tools agree with what was graded."""
     if sandboxed and bubblewrap() is None:
         raise GradingError(NO_BUBBLEWRAP)
+    started = time.perf_counter()
     outcomes: list[Outcome] = []
     folder = root / REPORTS_DIR / module.slug
     stops = Stops()
-    with grading_lock(root, say), nbgrader_environment(), scratch_folder(root, say) as scratch, stops.installed():
+    with (
+        logged(folder, say) as tell,
+        grading_lock(root, tell),
+        nbgrader_environment(),
+        scratch_folder(root, tell) as scratch,
+        stops.installed(),
+    ):
         try:
             kit = prepare(root, module, scratch, limits, sandboxed)
             try:
@@ -173,12 +221,13 @@ def grade_class(
                 raise GradingError(str(error)) from None
             db_url = nbgrader_api(root).coursedir.db_url  # read once: nbgrader_config.py is loaded per call
             copy_assignment(kit, db_url)
+            submissions = [record_submitted(root, module, stamped(s, submitted_at)) for s in submissions]
             for outcome in _graded_in_pool(kit, submissions, jobs, str(scratch)):
                 with stops.deferred():
                     record(root, db_url, kit, outcome)
                     save_outcome(folder, outcome)
                     outcomes.append(outcome)
-                say_outcome(outcome, kit.max_total, say)
+                say_outcome(outcome, kit.max_total, tell)
         except KeyboardInterrupt:
             if outcomes:
                 write_reports(folder, module, kit.max_total)
@@ -188,6 +237,13 @@ def grade_class(
                 "to grade the rest (with --students to choose)"
             ) from None
         write_reports(folder, module, kit.max_total)
+        seconds = time.perf_counter() - started
+        failed = sum(bool(outcome.error) for outcome in outcomes)
+        tell(
+            f"graded {len(outcomes) - failed} of {plural(len(outcomes), 'submission')} in {seconds:.1f} s "
+            f"({60 * len(outcomes) / seconds:.1f} notebooks/min); reports/{module.slug}/: grades.csv, "
+            f"grades-wide.csv, report.html, this run's log in logs/; feedback: feedback/<student>/{module.slug}/"
+        )
     return sorted(outcomes, key=lambda outcome: outcome.student)
 
 
@@ -195,6 +251,7 @@ def write_reports(folder: Path, module: Module, max_total: float) -> None:
     """grades.csv and report.html over every student of the module recorded so far, not only this run's."""
     everyone = load_outcomes(folder)
     write_csv(folder / "grades.csv", module, everyone)
+    write_wide_csv(folder / "grades-wide.csv", module, everyone, max_total)
     write_report(folder, module, everyone, max_total)
 
 
@@ -239,7 +296,7 @@ def _graded_in_pool(kit: ModuleKit, submissions: list[Submission], jobs: int, sc
 def say_outcome(outcome: Outcome, max_total: float, say: Callable[[str], None]) -> None:
     """The student's log line, then what was restored, stopped or flagged, indented below it."""
     say(printable(log_line(outcome, max_total)))
-    for note in outcome.notes:
+    for note in [*outcome.restored, *outcome.notes]:
         say(printable(f"    {note}"))
     for flag in outcome.flags:
         say(printable(f"    flagged: {flag.cell}: {flag.reason}"))
@@ -254,7 +311,10 @@ def record(root: Path, db_url: str, kit: ModuleKit, outcome: Outcome) -> None:
         gradebook.update_or_create_student(outcome.student)
         with contextlib.suppress(MissingEntry):
             gradebook.remove_submission(kit.slug, outcome.student)
-        gradebook.add_submission(kit.slug, outcome.student)
+        when = parse_timestamp(outcome.timestamp).replace(tzinfo=None) if outcome.timestamp else None
+        gradebook.add_submission(kit.slug, outcome.student, timestamp=when)
+        notebook = gradebook.find_submission_notebook(kit.slug, kit.slug, outcome.student)
+        notebook.late_submission_penalty = outcome.late_penalty or None
         for grade_id, (score, _max) in outcome.scores.items():
             grade = gradebook.find_grade(grade_id, kit.slug, kit.slug, outcome.student)
             grade.auto_score = score
@@ -263,25 +323,31 @@ def record(root: Path, db_url: str, kit: ModuleKit, outcome: Outcome) -> None:
             for grade in gradebook.find_submission_notebook(kit.slug, kit.slug, outcome.student).grades:
                 grade.needs_manual_grade = True
         gradebook.db.commit()
+    stamps = {TIMESTAMP_FILE: outcome.timestamp, SECRET_FILE: outcome.secret}
     if outcome.autograded:
-        _write(root / "autograded" / outcome.student / kit.slug / f"{kit.slug}.ipynb", outcome.autograded)
-    _write(root / "feedback" / outcome.student / kit.slug / f"{kit.slug}.html", outcome.feedback)
+        _write(root / "autograded" / outcome.student / kit.slug / f"{kit.slug}.ipynb", outcome.autograded, stamps)
+    _write(root / "feedback" / outcome.student / kit.slug / f"{kit.slug}.html", outcome.feedback, stamps)
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, beside: dict[str, str]) -> None:
+    """Write a file whole (never half of one), and the small files nbgrader keeps beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    for name, content in [*((name, content) for name, content in beside.items() if content), (path.name, text)]:
+        partial = path.with_name(name + ".partial")
+        partial.write_text(content, encoding="utf-8")
+        partial.replace(path.with_name(name))
 
 
 def copy_assignment(kit: ModuleKit, db_url: str) -> None:
-    """Make the course's gradebook know the module as released (update_or_create: idempotent)."""
+    """Make the course's gradebook know the module as released (update_or_create: idempotent), and
+    the run's template know the module's due date, if the instructor set one, for late penalties."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{kit.template_gradebook}") as template, Gradebook(db_url) as gradebook:
         assignment = template.find_assignment(kit.slug)
-        gradebook.update_or_create_assignment(kit.slug)
+        course_assignment = gradebook.update_or_create_assignment(kit.slug)
+        if course_assignment.duedate is not None:
+            template.update_or_create_assignment(kit.slug, duedate=course_assignment.duedate)
         for notebook in assignment.notebooks:
             gradebook.update_or_create_notebook(notebook.name, kit.slug)
             for cell in notebook.grade_cells:
@@ -303,9 +369,72 @@ def copy_assignment(kit: ModuleKit, db_url: str) -> None:
 
 
 def log_line(outcome: Outcome, max_total: float) -> str:
-    """One line per student, e.g. `alice: 20/20` or `bob: 8/20 (timed out 01.4)`."""
+    """One line per student naming what did not pass, e.g. `alice: 20/20` or
+    `bob: 8/20 (failed 01.3, 01.7; timed out 01.4; not attempted 01.9)`."""
     line = f"{outcome.student}: {outcome.total:g}/{max_total:g}"
     if outcome.error:
         return f"{line} NOT GRADED: {outcome.error}"
-    unusual = [f"{g.status} {g.exercise}" for g in outcome.exercises if g.status in (Status.TIMED_OUT, Status.ERROR)]
-    return line + (f" ({', '.join(unusual)})" if unusual else "")
+    if outcome.late_penalty:
+        line += f" (after a late penalty of {outcome.late_penalty:g})"
+    groups = [f"{status} " + ", ".join(numbers) for status, numbers in not_passed(outcome).items()]
+    return line + (f" ({'; '.join(groups)})" if groups else "")
+
+
+def not_passed(outcome: Outcome) -> dict[Status, list[str]]:
+    """The exercises that did not pass, by status, in the vocabulary's order."""
+    found: dict[Status, list[str]] = {}
+    for status in Status:
+        numbers = [result.exercise for result in outcome.exercises if result.status is status]
+        if numbers and status is not Status.PASSED:
+            found[status] = numbers
+    return found
+
+
+def merge_shards(root: Path, module: Module, shards: list[Path], say: Callable[[str], None] = print) -> int:
+    """Bring into this course what `tito grade --shard K/N` left in other copies of it (one folder per
+    shard: its reports/, autograded/, feedback/ and submitted/), as if one run had graded them all:
+    the gradebook, the graded notebooks, the feedback pages and the reports. Refuses a student
+    graded in two shards. Returns how many students were merged."""
+    found: dict[str, Path] = {}
+    for shard in shards:
+        outcomes = sorted((shard / REPORTS_DIR / module.slug / OUTCOMES_DIR).glob("*.json"))
+        if not outcomes:
+            raise GradingError(
+                f"{shard} holds no grades of {module.slug} (no {REPORTS_DIR}/{module.slug}/{OUTCOMES_DIR}/)"
+            )
+        for path in outcomes:
+            if path.stem in found:
+                raise GradingError(
+                    f"{path.stem} is graded in both {found[path.stem]} and {shard}: were the shards made with the same count?"
+                )
+            found[path.stem] = shard
+    folder = root / REPORTS_DIR / module.slug
+    with (
+        logged(folder, say) as tell,
+        grading_lock(root, tell),
+        nbgrader_environment(),
+        scratch_folder(root, tell) as scratch,
+    ):
+        kit = prepare(root, module, scratch, Limits(), sandboxed=False)
+        db_url = nbgrader_api(root).coursedir.db_url
+        copy_assignment(kit, db_url)
+        for student, shard in sorted(found.items()):
+            outcome = load_outcome(shard / REPORTS_DIR / module.slug / OUTCOMES_DIR / f"{student}.json")
+            graded = shard / "autograded" / student / module.slug / f"{module.slug}.ipynb"
+            page = shard / "feedback" / student / module.slug
+            outcome.autograded = graded.read_text(encoding="utf-8") if graded.is_file() else ""
+            outcome.feedback = (page / f"{module.slug}.html").read_text(encoding="utf-8")
+            secret = page / SECRET_FILE
+            outcome.secret = secret.read_text(encoding="utf-8") if secret.is_file() else ""
+            submitted = shard / "submitted" / student / module.slug
+            if submitted.is_dir():
+                shutil.copytree(
+                    submitted, root / "submitted" / student / module.slug, dirs_exist_ok=True, symlinks=True
+                )
+            record(root, db_url, kit, outcome)
+            save_outcome(folder, outcome)
+        write_reports(folder, module, kit.max_total)
+        tell(
+            f"merged {plural(len(found), 'student')} of {module.slug} from {plural(len(shards), 'shard')} into reports/{module.slug}/"
+        )
+    return len(found)

@@ -41,9 +41,13 @@ def autograde(execute: str) -> list[str]:
 # nor lines a student's cell printed from the kernel's memory of them.
 FEEDBACK = [
     "nbgrader.preprocessors.GetGrades",
+    "tito.grading.preprocessors.NameExercisesInSummary",
+    "tito.grading.preprocessors.MarkDemonstrationsNotRun",
     "tito.grading.preprocessors.ShortenTracebacksOfHiddenTests",
     "tito.grading.preprocessors.RemoveHiddenTestsFromOutputs",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 FEEDBACK_EXPORTER = "tito.grading.preprocessors.FeedbackExporter"
+# The exporter's page: nbgrader's feedback template with exercises named and no MathJax (tito/grading/templates/).
+FEEDBACK_TEMPLATE = "tito_feedback"

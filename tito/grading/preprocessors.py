@@ -6,8 +6,10 @@ import json
 import os
 import re
 from dataclasses import asdict
+from html import unescape
 from pathlib import Path
 
+import nbformat
 from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
@@ -17,8 +19,9 @@ from nbgrader.utils import setenv
 from traitlets import Bool, Dict, Unicode
 
 from tito.build.export import reference_before
-from tito.course.cells import HIDDEN_TESTS_MARKER, is_code
+from tito.course.cells import HIDDEN_TESTS_MARKER, cell_exercise, is_code, is_demonstration, is_graded, nbgrader_meta
 from tito.course.registry import find_module, load_modules
+from tito.course.verdict import exercise_titles
 from tito.grading.limits import DEFAULT, Limits
 
 
@@ -143,15 +146,76 @@ class GuardedExecute(NbGraderPreprocessor):
         return nb, resources
 
 
+class NameExercisesInSummary(NbGraderPreprocessor):
+    """The feedback page's summary names each test by its exercise ("Exercise 02.6: LogSoftmax"),
+    not nbgrader's "Test cell" six times over (read by tito_feedback/index.html.j2)."""
+
+    def preprocess(self, nb, resources):
+        titles = exercise_titles(nb)
+        resources["tito_labels"] = {
+            nbgrader_meta(cell)["grade_id"]: f"Exercise {number}: {titles.get(number, '')}".rstrip(": ")
+            for cell in nb.cells
+            if is_graded(cell)
+            for number in [cell_exercise(cell) or nbgrader_meta(cell)["grade_id"]]
+        }
+        return nb, resources
+
+
+class MarkDemonstrationsNotRun(NbGraderPreprocessor):
+    """A cell that only demonstrates is skipped under grading; its page says so, instead of an empty
+    `In [ ]:` that reads as if it had been lost."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if is_demonstration(cell) and not cell.get("outputs"):
+            cell.outputs = [
+                nbformat.v4.new_output(
+                    "stream",
+                    name="stdout",
+                    text="(not run during grading: this cell only demonstrates; run it yourself in JupyterLab)\n",
+                )
+            ]
+        return cell, resources
+
+
+MATHML_TAGS = {
+    "math", "mrow", "mi", "mo", "mn", "ms", "mtext", "mspace", "msup", "msub", "msubsup", "mfrac", "msqrt",
+    "mroot", "mover", "munder", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom",
+    "menclose", "semantics", "annotation",
+}  # fmt: skip
+MATHML_ATTRIBUTES = {
+    "display", "xmlns", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace", "accent",
+    "accentunder", "columnalign", "rowalign", "linethickness", "displaystyle", "scriptlevel", "width", "form",
+    "largeop", "movablelimits", "symmetric", "minsize", "maxsize", "notation", "encoding",
+}  # fmt: skip
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])([^$\n]+?)(?<!\s)\$(?!\$)")
+
+
+def math_to_mathml(html: str) -> str:
+    """`$...$` and `$$...$$` in rendered markdown as MathML, which browsers draw themselves: the page
+    needs no MathJax (from a CDN, so none offline). What latex2mathml cannot read stays as written."""
+    import latex2mathml.converter
+
+    def convert(found: re.Match, display: str) -> str:
+        try:
+            return latex2mathml.converter.convert(unescape(found.group(1)).strip(), display=display)
+        except Exception:  # its parser raises several kinds; the TeX as written is still readable
+            return found.group(0)
+
+    html = DISPLAY_MATH.sub(lambda found: convert(found, "block"), html)
+    return INLINE_MATH.sub(lambda found: convert(found, "inline"), html)
+
+
 def clean_html(html) -> str:
     """Untrusted HTML made safe to open: no scripts, event handlers or javascript: links (ammonia's
-    rules, through nh3); classes are kept, for the page's own styles."""
+    rules, through nh3); classes are kept, for the page's own styles, and MathML, for its math."""
     import nh3
 
     text = html.decode() if isinstance(html, bytes) else str(html)
     attributes = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
     attributes["*"] = attributes.get("*", set()) | {"class"}
-    return nh3.clean(text, attributes=attributes)
+    attributes |= {tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS}
+    return nh3.clean(text, tags=set(nh3.ALLOWED_TAGS) | MATHML_TAGS, attributes=attributes)
 
 
 class FeedbackExporter(HTMLExporter):
@@ -167,7 +231,7 @@ class FeedbackExporter(HTMLExporter):
 
     @pass_context
     def markdown2html(self, context, source):
-        return clean_html(super().markdown2html(context, source))
+        return clean_html(math_to_mathml(super().markdown2html(context, source)))
 
     def default_filters(self):
         yield from super().default_filters()

@@ -1,75 +1,144 @@
-"""The class report of a `tito grade` run: one HTML page an instructor reads first."""
+"""The class report of a `tito grade` run: one HTML page an instructor reads first, and acts on.
+
+Who needs a human comes first, then one row per student (total, each exercise's status, their
+feedback page), then per exercise what failed among those who attempted it.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from tito.course.registry import Module
-from tito.course.verdict import Status
-from tito.grading.results import reason
+from tito.course.verdict import MARKS, Status
+from tito.grading.results import plural, reason
+
+ATTEMPTED = (Status.PASSED, Status.FAILED, Status.PARTLY_DONE, Status.TIMED_OUT, Status.ERROR, Status.NOT_RUN)
+
+
+def needs_a_human(outcome) -> list[tuple[str, str]]:
+    """(why, what) for each thing in one student's grading that a person should look at."""
+    found = []
+    if outcome.error:
+        found.append(("not graded", outcome.error))
+    else:
+        for result in outcome.exercises:
+            if result.status is Status.ERROR:
+                found.append(("stopped", f"Exercise {result.exercise}: {reason(result.detail)}"))
+            elif result.status is Status.TIMED_OUT:
+                found.append(("timed out", f"Exercise {result.exercise}: {reason(result.detail)}"))
+    found += [("flagged", f"{flag.cell}: {flag.reason}") for flag in outcome.flags]
+    found += [("restored", note) for note in outcome.restored]
+    found += [("grading", note) for note in outcome.notes if "restarted" in note or "died" in note]
+    if outcome.seconds_late > 0:
+        found.append(("late", f"submitted {outcome.seconds_late / 3600:.1f} h after the due date"))
+    return found
+
+
+def feedback_link(module: Module, student: str) -> str:
+    """The student's feedback page, relative to reports/<module>/report.html."""
+    return f"../../feedback/{quote(student)}/{module.slug}/{module.slug}.html"
 
 
 def write_report(folder: Path, module: Module, outcomes: list, max_total: float) -> Path:
-    """report.html (per exercise: mean, passed, most common failure; totals; failures; flags) and totals.png beside it."""
+    """report.html and totals.png beside it, over every student recorded for the module."""
     folder.mkdir(parents=True, exist_ok=True)
-    _histogram(folder / "totals.png", [outcome.total for outcome in outcomes if not outcome.error], max_total, module)
     graded = [outcome for outcome in outcomes if not outcome.error]
+    _histogram(folder / "totals.png", [outcome.total for outcome in graded], max_total, module)
     exercises = [grade.exercise for grade in outcomes[0].exercises] if outcomes else []
-    rows = []
-    for number in exercises:
-        grades = [grade for outcome in graded for grade in outcome.exercises if grade.exercise == number]
-        maximum = grades[0].points if grades else 0
-        mean = sum(grade.earned for grade in grades) / len(grades) if grades else 0.0
-        passed = sum(grade.status is Status.PASSED for grade in grades)
-        failures = Counter(
-            f"{grade.status}: {reason(grade.detail)}" for grade in grades if grade.status is not Status.PASSED
-        )
-        common = f"{failures.most_common(1)[0][0]} ({failures.most_common(1)[0][1]}×)" if failures else ""
-        rows.append(
-            f"<tr><td>{escape(number)}</td><td>{mean:.2f} / {maximum:g}</td><td>{passed} of {len(grades)}</td><td>{escape(common)}</td></tr>"
-        )
-    failed = (
-        "".join(f"<li><b>{escape(o.student)}</b>: {escape(o.error)}</li>" for o in outcomes if o.error)
-        or "<li>none</li>"
-    )
-    flagged = (
-        "".join(
-            f"<li><b>{escape(o.student)}</b> ({o.total:g}/{max_total:g}): {escape(flag.cell)}: {escape(flag.reason)}</li>"
-            for o in outcomes
-            for flag in o.flags
-        )
-        or "<li>none</li>"
-    )
-    events = (
-        "".join(f"<li><b>{escape(o.student)}</b>: {escape(note)}</li>" for o in outcomes for note in o.notes)
-        or "<li>none</li>"
-    )
-    totals = [o.total for o in graded]
-    summary = (
-        f"{len(outcomes)} submissions, {len(graded)} graded; mean {sum(totals) / len(totals):.2f} of {max_total:g}"
-        if totals
-        else f"{len(outcomes)} submissions, none graded"
-    )
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{escape(module.slug)}: class report</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}} td,th{{padding:.2em .6em;text-align:left;border-bottom:1px solid #ddd}}</style>
+<style>body{{font-family:sans-serif;max-width:72em;margin:2em auto}} td,th{{padding:.2em .5em;text-align:left;border-bottom:1px solid #ddd}}
+.passed{{color:#1a7f37}} .failed,.error,.timed-out{{color:#b42318}} .partly-done{{color:#9a6700}} .not-attempted,.not-run{{color:#777}}</style>
 </head><body>
 <h1>Module {module.number:02d} ({escape(module.title)}): class report</h1>
-<p>{escape(summary)}. Per-exercise grades: <a href="grades.csv">grades.csv</a>. Feedback pages: <code>feedback/&lt;student&gt;/{escape(module.slug)}/</code>.</p>
+<p>{escape(_summary(outcomes, graded, max_total))}. Grades: <a href="grades.csv">grades.csv</a> (one row per exercise),
+<a href="grades-wide.csv">grades-wide.csv</a> (one row per student). Logs of each run: <code>logs/</code>.</p>
+<h2>Needs a human ({len([o for o in outcomes if needs_a_human(o)])})</h2>
+{_attention(module, outcomes, max_total)}
+<h2>Students</h2>
+{_students(module, outcomes, exercises, max_total)}
 <h2>Exercises</h2>
-<table><tr><th>exercise</th><th>mean</th><th>passed</th><th>most common failure</th></tr>{"".join(rows)}</table>
+{_exercises(graded, exercises)}
 <h2>Totals</h2>
 <img src="totals.png" alt="histogram of the graded submissions' totals">
-<h2>Submissions that could not be graded</h2><ul>{failed}</ul>
-<h2>Flagged for a human to read</h2><ul>{flagged}</ul>
-<h2>What grading restored or stopped</h2><ul>{events}</ul>
 </body></html>
 """
     path = folder / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _summary(outcomes: list, graded: list, max_total: float) -> str:
+    if not graded:
+        return f"{plural(len(outcomes), 'student')}, none graded"
+    mean = sum(outcome.total for outcome in graded) / len(graded)
+    return f"{plural(len(outcomes), 'student')}, {len(graded)} graded; mean {mean:.2f} of {max_total:g}"
+
+
+def _attention(module: Module, outcomes: list, max_total: float) -> str:
+    items = [
+        f"<li><b><a href='{escape(feedback_link(module, o.student))}'>{escape(o.student)}</a></b> "
+        f"({'not graded' if o.error else f'{o.total:g}/{max_total:g}'}): "
+        + "; ".join(f"<i>{escape(why)}</i>: {escape(what)}" for why, what in needs_a_human(o))
+        + "</li>"
+        for o in outcomes
+        if needs_a_human(o)
+    ]
+    return f"<ul>{''.join(items)}</ul>" if items else "<p>no one: every submission graded cleanly.</p>"
+
+
+def _status_cell(result) -> str:
+    name = result.status.value.replace(" ", "-")
+    tip = escape(f"{result.status}: {reason(result.detail)}" if result.detail else str(result.status), quote=True)
+    return f"<td class='{name}' title='{tip}'>{MARKS[result.status]} {result.earned:g}</td>"
+
+
+def _students(module: Module, outcomes: list, exercises: list[str], max_total: float) -> str:
+    head = "".join(f"<th>{escape(number)}</th>" for number in exercises)
+    rows = []
+    for o in outcomes:
+        cells = {result.exercise: _status_cell(result) for result in o.exercises}
+        attention = ", ".join(sorted({why for why, _ in needs_a_human(o)}))
+        rows.append(
+            f"<tr><td><a href='{escape(feedback_link(module, o.student))}'>{escape(o.student)}</a></td>"
+            f"<td>{'—' if o.error else f'{o.total:g}'} / {max_total:g}</td>"
+            + "".join(cells.get(number, "<td></td>") for number in exercises)
+            + f"<td>{escape(attention)}</td></tr>"
+        )
+    legend = " · ".join(f"{mark} {status}" for status, mark in MARKS.items())
+    return (
+        f"<p>Each exercise's mark and points; hover for the reason. {escape(legend)}.</p>"
+        f"<table><tr><th>student</th><th>total</th>{head}<th>needs a human</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _exercises(graded: list, exercises: list[str]) -> str:
+    rows = []
+    for number in exercises:
+        grades = [grade for outcome in graded for grade in outcome.exercises if grade.exercise == number]
+        maximum = grades[0].points if grades else 0
+        mean = sum(grade.earned for grade in grades) / len(grades) if grades else 0.0
+        counts = Counter(grade.status for grade in grades)
+        failures = Counter(
+            f"{grade.status}: {reason(grade.detail)}"
+            for grade in grades
+            if grade.status in ATTEMPTED and grade.status is not Status.PASSED
+        )
+        common = f"{failures.most_common(1)[0][0]} ({failures.most_common(1)[0][1]}×)" if failures else ""
+        stopped = counts[Status.TIMED_OUT] + counts[Status.ERROR] + counts[Status.NOT_RUN]
+        rows.append(
+            f"<tr><td>{escape(number)}</td><td>{mean:.2f} / {maximum:g}</td><td>{counts[Status.PASSED]}</td>"
+            f"<td>{counts[Status.FAILED]}</td><td>{counts[Status.PARTLY_DONE]}</td><td>{counts[Status.NOT_ATTEMPTED]}</td>"
+            f"<td>{stopped}</td><td>{escape(common)}</td></tr>"
+        )
+    return (
+        "<table><tr><th>exercise</th><th>mean</th><th>passed</th><th>failed</th><th>partly done</th>"
+        "<th>not attempted</th><th>stopped or timed out</th><th>most common failure among those who attempted it</th></tr>"
+        f"{''.join(rows)}</table>"
+    )
 
 
 def _histogram(path: Path, totals: list[float], max_total: float, module: Module) -> None:
@@ -82,7 +151,7 @@ def _histogram(path: Path, totals: list[float], max_total: float, module: Module
     axes.hist(totals, bins=[x - 0.5 for x in range(int(max_total) + 2)], color="#4c72b0")
     axes.set_xlabel(f"total points (of {max_total:g})")
     axes.set_ylabel("students")
-    axes.set_title(f"Module {module.number:02d}: {len(totals)} graded submissions")
+    axes.set_title(f"Module {module.number:02d}: {plural(len(totals), 'graded submission')}")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

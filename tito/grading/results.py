@@ -1,6 +1,6 @@
 """The grades a class's runs leave for the instructor: each student's outcome as recorded (the
-store the CSV and the report are made from, so that they cover every student graded so far, not
-only the last run's), the per-exercise CSV, and merging the CSVs of shards."""
+store the CSVs and the report are made from, so that they cover every student graded so far, not
+only the last run's), the per-exercise CSV and the per-student (wide) one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import unicodedata
 from pathlib import Path
 
 from tito.course.registry import Module
-from tito.errors import GradingError
 
 CSV_COLUMNS = ("student", "module", "exercise", "points", "max_points", "status", "reason")
 
@@ -29,8 +28,12 @@ def save_outcome(folder: Path, outcome) -> None:
         "scores": {grade_id: list(score) for grade_id, score in outcome.scores.items()},
         "error": outcome.error,
         "notes": outcome.notes,
+        "restored": outcome.restored,
         "flags": [vars(flag) for flag in outcome.flags],
         "seconds": outcome.seconds,
+        "timestamp": outcome.timestamp,
+        "seconds_late": outcome.seconds_late,
+        "late_penalty": outcome.late_penalty,
     }
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(fields, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -39,26 +42,30 @@ def save_outcome(folder: Path, outcome) -> None:
 
 def load_outcomes(folder: Path) -> list:
     """Every student's recorded outcome for the module, sorted by student."""
+    return [load_outcome(path) for path in sorted((folder / OUTCOMES_DIR).glob("*.json"))]
+
+
+def load_outcome(path: Path):
+    """One student's outcome as save_outcome recorded it."""
     from tito.course.verdict import ExerciseResult, Status
     from tito.grading.autograde import Outcome
     from tito.grading.flags import Flag
 
-    outcomes = []
-    for path in sorted((folder / OUTCOMES_DIR).glob("*.json")):
-        fields = json.loads(path.read_text(encoding="utf-8"))
-        exercises = [ExerciseResult(**{**result, "status": Status(result["status"])}) for result in fields["exercises"]]
-        outcomes.append(
-            Outcome(
-                fields["student"],
-                exercises=exercises,
-                scores={grade_id: tuple(score) for grade_id, score in fields["scores"].items()},
-                error=fields["error"],
-                notes=fields["notes"],
-                flags=[Flag(**flag) for flag in fields["flags"]],
-                seconds=fields["seconds"],
-            )
-        )
-    return sorted(outcomes, key=lambda outcome: outcome.student)
+    fields = json.loads(path.read_text(encoding="utf-8"))
+    exercises = [ExerciseResult(**{**result, "status": Status(result["status"])}) for result in fields["exercises"]]
+    return Outcome(
+        fields["student"],
+        exercises=exercises,
+        scores={grade_id: tuple(score) for grade_id, score in fields["scores"].items()},
+        error=fields["error"],
+        notes=fields["notes"],
+        restored=fields.get("restored", []),
+        flags=[Flag(**flag) for flag in fields["flags"]],
+        seconds=fields["seconds"],
+        timestamp=fields.get("timestamp", ""),
+        seconds_late=fields.get("seconds_late", 0.0),
+        late_penalty=fields.get("late_penalty", 0.0),
+    )
 
 
 def printable(text: str) -> str:
@@ -91,26 +98,29 @@ def write_csv(path: Path, module: Module, outcomes: list) -> None:
                 writer.writerow([cell_text(cell) for cell in [*row, result.status.value, reason(result.detail)]])
 
 
-def merge_csvs(paths: list[Path], destination: Path) -> int:
-    """Merge the per-exercise CSVs of several shards into one, sorted; refuses a student graded twice."""
-    rows: dict[tuple[str, str], list[list[str]]] = {}
-    owner: dict[tuple[str, str], Path] = {}
-    for path in paths:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            if tuple(next(reader, ())) != CSV_COLUMNS:
-                raise GradingError(f"{path} is not a `tito grade` CSV (its header is not {', '.join(CSV_COLUMNS)})")
-            for row in reader:
-                key = (row[1], row[0])
-                if owner.setdefault(key, path) != path:
-                    raise GradingError(
-                        f"{row[0]} ({row[1]}) is graded in both {owner[key]} and {path}: were the shards made with the same count?"
-                    )
-                rows.setdefault(key, []).append(row)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with open(destination, "w", newline="", encoding="utf-8") as handle:
+def plural(count: int, word: str) -> str:
+    """`1 submission`, `6 submissions`."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+WIDE_FIXED = ("student", "total", "max_total", "late_penalty", "submitted_at", "graded")
+
+
+def write_wide_csv(path: Path, module: Module, outcomes: list, max_total: float) -> None:
+    """One row per student: the total, then each exercise's points (a spreadsheet's or an LMS's view)."""
+    exercises = [result.exercise for result in outcomes[0].exercises] if outcomes else []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for key in sorted(rows):
-            writer.writerows(rows[key])
-    return len(rows)
+        writer.writerow([*WIDE_FIXED, *exercises])
+        for outcome in outcomes:
+            earned = {result.exercise: f"{result.earned:g}" for result in outcome.exercises}
+            fixed = [
+                outcome.student,
+                f"{outcome.total:g}",
+                f"{max_total:g}",
+                f"{outcome.late_penalty:g}",
+                outcome.timestamp,
+                "no" if outcome.error else "yes",
+            ]
+            writer.writerow([cell_text(cell) for cell in [*fixed, *(earned.get(number, "") for number in exercises)]])

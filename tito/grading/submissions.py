@@ -29,6 +29,8 @@ class Submission:
     student: str
     notebook: Path
     warning: str = ""  # how the file was matched, when its name was not the expected one
+    timestamp: str = ""  # when it was submitted, as nbgrader writes it (tito.grading.submitted)
+    secret: str = ""  # the submission_secret.txt nbgrader names its feedback file by
 
 
 def _words(text: str) -> list[str]:

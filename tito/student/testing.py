@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tito.course.cells import Progress, is_exercise, read_notebook, stub_progress
 from tito.course.settings import CELL_SECONDS, EXPORT_ENV, EXPORT_SKIP
-from tito.course.verdict import ExerciseResult, Status, count_statuses
+from tito.course.verdict import MARKS, ExerciseResult, Status, count_statuses
 from tito.errors import KernelError
 
 
@@ -70,15 +70,6 @@ def exercises_attempted(notebook: dict) -> tuple[int, int]:
     return sum(stub_progress(cell)[0] is not Progress.NOT_ATTEMPTED for cell in cells), len(cells)
 
 
-MARKS = {
-    Status.PASSED: "✓",
-    Status.FAILED: "✗",
-    Status.PARTLY_DONE: "◐",
-    Status.NOT_ATTEMPTED: "○",
-    Status.NOT_RUN: "–",
-    Status.TIMED_OUT: "⚠",
-    Status.ERROR: "⚠",
-}
 PROVISIONAL = (
     "grading also runs hidden tests that check the same behaviour on other inputs, so this score is provisional"
 )

@@ -1,0 +1,108 @@
+"""Grades out of the course: a table of every student's total per module (reports/course.csv) and
+the same as a Canvas gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, then one
+column per module and a "Points Possible" row, as Canvas's own gradebook export has them), matched
+to the students through a roster file of id, name and email."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from tito.course.registry import Module
+from tito.errors import GradingError
+from tito.grading.results import OUTCOMES_DIR, cell_text, load_outcomes
+
+CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+ROSTER_COLUMNS = ("id", "name", "email")  # required; canvas_id, sis_user_id and section may follow
+
+
+def module_totals(reports: Path, modules: list[Module]) -> dict[str, dict[str, float | None]]:
+    """student -> {module slug: total}, over every module with recorded grades; None where a
+    student's notebook could not be graded."""
+    totals: dict[str, dict[str, float | None]] = {}
+    for module in modules:
+        if not (reports / module.slug / OUTCOMES_DIR).is_dir():
+            continue
+        for outcome in load_outcomes(reports / module.slug):
+            totals.setdefault(outcome.student, {})[module.slug] = None if outcome.error else outcome.total
+    return totals
+
+
+def graded_modules(reports: Path, modules: list[Module]) -> list[Module]:
+    return [module for module in modules if (reports / module.slug / OUTCOMES_DIR).is_dir()]
+
+
+def write_course_table(reports: Path, modules: list[Module]) -> Path:
+    """reports/course.csv: one row per student, their total in each graded module and overall."""
+    totals = module_totals(reports, modules)
+    graded = graded_modules(reports, modules)
+    path = reports / "course.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", *(module.slug for module in graded), "total", "max_total"])
+        writer.writerow(["(points possible)", *(f"{module.points:g}" for module in graded), "", ""])
+        maximum = sum(module.points for module in graded)
+        for student in sorted(totals):
+            scores = [totals[student].get(module.slug) for module in graded]
+            cells = ["" if score is None else f"{score:g}" for score in scores]
+            total = sum(score or 0.0 for score in scores)
+            writer.writerow([cell_text(cell) for cell in [student, *cells, f"{total:g}", f"{maximum:g}"]])
+    return path
+
+
+def read_roster(path: Path) -> list[dict[str, str]]:
+    """The roster's rows, each with at least id, name and email; a clear error for anything else."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+            header = [name.strip().lower() for name in (rows[0].keys() if rows else [])]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise GradingError(f"the roster {path} could not be read: {error}") from None
+    missing = [name for name in ROSTER_COLUMNS if name not in header]
+    if not rows or missing:
+        raise GradingError(
+            f"the roster {path} needs a header row with the columns {', '.join(ROSTER_COLUMNS)} "
+            f"(optional: canvas_id, sis_user_id, section){'; missing: ' + ', '.join(missing) if rows else '; it is empty'}"
+        )
+    roster = [{key.strip().lower(): (value or "").strip() for key, value in row.items() if key} for row in rows]
+    seen: set[str] = set()
+    for number, row in enumerate(roster, start=2):
+        if not row["id"]:
+            raise GradingError(f"the roster {path}, line {number}, has no id")
+        if row["id"] in seen:
+            raise GradingError(f"the roster {path} lists the id {row['id']!r} twice (line {number})")
+        seen.add(row["id"])
+    return roster
+
+
+def write_canvas_csv(reports: Path, modules: list[Module], roster_path: Path) -> tuple[Path, list[str]]:
+    """reports/canvas.csv for Canvas's Grades → Import, and warnings (graded students not in the
+    roster, students in the roster with no grade yet)."""
+    roster = read_roster(roster_path)
+    totals = module_totals(reports, modules)
+    graded = graded_modules(reports, modules)
+    if not graded:
+        raise GradingError(f"no module has been graded yet (nothing in {reports}/<module>/{OUTCOMES_DIR}/)")
+    path = reports / "canvas.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*CANVAS_COLUMNS, *(f"Module {m.number:02d}: {m.title}" for m in graded)])
+        writer.writerow(["Points Possible", "", "", "", "", *(f"{m.points:g}" for m in graded)])
+        for row in roster:
+            scores = totals.get(row["id"], {})
+            identity = [row["name"], row.get("canvas_id", ""), row.get("sis_user_id") or row["id"], row["email"]]
+            cells = [*identity, row.get("section", "")]
+            cells += ["" if scores.get(m.slug) is None else f"{scores[m.slug]:g}" for m in graded]
+            writer.writerow([cell_text(cell) for cell in cells])
+    listed = {row["id"] for row in roster}
+    warnings = [f"{student} has grades but is not in the roster: left out" for student in sorted(set(totals) - listed)]
+    warnings += [
+        f"{row['id']} ({row['name']}) has no grade in {', '.join(m.slug for m in graded if scores_missing(totals, row['id'], m))}: left blank"
+        for row in roster
+        if any(scores_missing(totals, row["id"], m) for m in graded)
+    ]
+    return path, warnings
+
+
+def scores_missing(totals: dict[str, dict[str, float | None]], student: str, module: Module) -> bool:
+    return totals.get(student, {}).get(module.slug) is None
