@@ -261,3 +261,30 @@ def test_doctor_names_a_module_whose_saved_notebook_is_not_exported(tmp_path: Pa
         and problem == "tinytorch/core/tensor.py is not what your saved modules/01_tensor/01_tensor.ipynb exports"
     )
     assert fix == "run the last cell of modules/01_tensor/01_tensor.ipynb, or `tito export`"
+
+
+def test_the_scale_out_recipes_run_commands_tito_accepts() -> None:
+    """docs/grading-at-scale/: each `tito` line, its shell variables given values, parses; the shard
+    and merge themselves run in tests/test_instructor_term.py."""
+    import shlex
+
+    from tito.cli import build_parser
+
+    found = []
+    for recipe in sorted((ROOT / "docs" / "grading-at-scale").iterdir()):
+        for line in recipe.read_text().splitlines():
+            command = line.split("#", 1)[0].strip().removeprefix("- ").strip()
+            if not command.startswith("tito "):
+                continue
+            for variable, value in {
+                "$K": "2",
+                "$N": "4",
+                "$MODULE": "01",
+                "/results/shard-*": "/results/shard-1",
+            }.items():
+                command = command.replace(variable, value)
+            arguments = shlex.split(command.replace('"', ""))[1:]
+            parsed = build_parser().parse_args(arguments)
+            found.append((recipe.name, parsed.command))
+    assert {command for _, command in found} == {"grade", "merge-grades"}, found
+    assert {name for name, _ in found} == {"kubernetes-indexed-job.yaml", "slurm-array.sh"}, found

@@ -17,6 +17,7 @@ import pytest
 from helpers import ROOT, answered, copy_course, reference_answers
 from nbgrader.api import Gradebook
 
+from tito.build.release import nbgrader_api, nbgrader_environment
 from tito.course.cells import nbgrader_meta
 from tito.course.registry import find_module, load_modules
 
@@ -74,10 +75,10 @@ def test_release_fetch_submit_collect_and_grade_through_the_exchange(released_co
     # cache. A hub knows them by their login name; here everyone is the same OS user, so `--student` names them.
     answers = reference_answers(MODULE)
 
-    def student_works(student: str, upto: int) -> dict:
+    def student_env(student: str) -> dict:
         home = tmp_path / f"home_{student}"
-        home.mkdir()
-        env = {
+        home.mkdir(exist_ok=True)
+        return {
             **base_env,
             "HOME": str(home),
             "USER": student,
@@ -85,6 +86,10 @@ def test_release_fetch_submit_collect_and_grade_through_the_exchange(released_co
             "JUPYTERHUB_USER": student,
             "JUPYTER_CONFIG_PATH": str(system_config),
         }
+
+    def student_works(student: str, upto: int) -> dict:
+        env = student_env(student)
+        home = Path(env["HOME"])
         if student == "ada":
             assert f"{COURSE_ID} {MODULE.slug}" in nbgrader("list", cwd=home, env=env)  # what the Assignments tab lists
         nbgrader("fetch_assignment", MODULE.slug, "--course", COURSE_ID, cwd=home, env=env)
@@ -143,3 +148,19 @@ def test_release_fetch_submit_collect_and_grade_through_the_exchange(released_co
         assert {s: gradebook.find_submission(MODULE.slug, s).score for s in STUDENTS} == expected
     for student in STUDENTS:
         assert (course / "feedback" / student / MODULE.slug / f"{MODULE.slug}.html").is_file()
+
+    # nbgrader's own view agrees (the Formgrader's): every submission autograded, with tito's score.
+    with nbgrader_environment():
+        listed = {s["student"]: s for s in nbgrader_api(course).get_submissions(MODULE.slug)}
+    assert {s: (listed[s]["autograded"], listed[s]["score"]) for s in STUDENTS} == {
+        s: (True, total) for s, total in expected.items()
+    }
+
+    # Feedback goes back through the exchange, and each student fetches their own page.
+    nbgrader("release_feedback", MODULE.slug, cwd=course, env=instructor_env)
+    for student in STUDENTS:
+        env = student_env(student)
+        nbgrader("fetch_feedback", MODULE.slug, "--course", COURSE_ID, "--student", student, cwd=env["HOME"], env=env)
+        pages = list((Path(env["HOME"]) / MODULE.slug / "feedback").glob(f"*/{MODULE.slug}.html"))
+        assert len(pages) == 1, (student, pages)
+        assert f"(Score: {float(expected[student])} / {float(full)})" in pages[0].read_text(), student

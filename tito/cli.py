@@ -135,8 +135,13 @@ def cmd_status(args: argparse.Namespace, root: Path) -> int:
 def cmd_doctor(args: argparse.Namespace, root: Path) -> int:
     from tito.student.doctor import run_checks
 
+    checks = run_checks(root)
+    if HAS_GRADER and not is_student_copy(root):
+        from tito.grading.doctor import grading_checks
+
+        checks += grading_checks(root)
     problems = 0
-    for ok, what, fix in run_checks(root):
+    for ok, what, fix in checks:
         print(f"{'✓' if ok else '✗'} {what}" + (f"\n   fix: {fix}" if fix and not ok else ""))
         problems += not ok
     print("everything looks fine" if not problems else f"{problems} problem(s) found")

@@ -67,6 +67,23 @@ def nbgrader_config(root: Path):
     return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
 
 
+DEFAULT_EXCHANGE = Path("/srv/nbgrader/exchange")  # nbgrader's Exchange.root when nothing sets it
+
+
+def exchange_folder(root: Path) -> tuple[Path, bool]:
+    """The nbgrader exchange this machine's configuration names (a Jupyter config folder's
+    nbgrader_config.py, as a hub sets it in /etc/jupyter, then the course's), else nbgrader's
+    default; and whether one was named."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config.loader import PyFileConfigLoader
+
+    named = None
+    for folder in [*reversed(jupyter_config_path()), str(root)]:
+        if (Path(folder) / CONFIG_FILE).is_file():
+            named = PyFileConfigLoader(CONFIG_FILE, path=folder).load_config().Exchange.get("root", named)
+    return (Path(str(named)) if named else DEFAULT_EXCHANGE), bool(named)
+
+
 def nbgrader_api(root: Path, config=None):
     """An NbGraderAPI configured by the course's nbgrader_config.py (or by `config`)."""
     from nbgrader.apps import NbGraderAPI

@@ -6,6 +6,7 @@ tito.grading.sandbox. Runs in a worker process; never raises: every student gets
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -31,7 +32,7 @@ from tito.course.cells import (
     nbgrader_meta,
     stub_progress,
 )
-from tito.course.registry import Module
+from tito.course.registry import REGISTRY_FILE, SOURCE_DIR, Module
 from tito.course.verdict import ExerciseResult, Status, exercise_results, exercise_titles
 from tito.grading import pipelines
 from tito.grading.flags import Flag, flag_cells
@@ -93,9 +94,11 @@ def prepare(root: Path, module: Module, scratch: Path, limits: Limits, sandboxed
     from source_solutions/), and export the reference of the modules before it."""
     from nbgrader.api import Gradebook
 
-    course = scratch_course(root, scratch / "release", [module])
+    course = released_once(root, module, scratch)
     release = json.loads(module.notebook(course).read_text(encoding="utf-8"))
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    template = scratch / "gradebook.db"  # this run's copy: the due date is set in it
+    shutil.copy2(course / "gradebook.db", template)
+    with Gradebook(f"sqlite:///{template}") as gradebook:
         cells = gradebook.find_notebook(module.slug, module.slug).source_cells
         locked = {cell.name: cell.source for cell in cells if cell.locked}
     graded = {nbgrader_meta(cell)["grade_id"] for cell in release["cells"] if is_graded(cell)}
@@ -108,7 +111,7 @@ def prepare(root: Path, module: Module, scratch: Path, limits: Limits, sandboxed
     return ModuleKit(
         slug=module.slug,
         module_number=module.number,
-        template_gradebook=str(course / "gradebook.db"),
+        template_gradebook=str(template),
         release=release,
         locked_sources=locked,
         test_names=frozenset(tests),
@@ -118,6 +121,37 @@ def prepare(root: Path, module: Module, scratch: Path, limits: Limits, sandboxed
         limits=limits,
         sandboxed=sandboxed,
     )
+
+
+RELEASES_DIR = Path(".tito") / "releases"  # the grader's alone (0700): the gradebooks hold the hidden tests
+
+
+def released_once(root: Path, module: Module, scratch: Path) -> Path:
+    """The module released into a scratch course, as `tito release` would release it now: kept in
+    .tito/releases/ under a digest of everything the release depends on (the module's sources, the
+    course's configuration, tito's release code, nbgrader's version), so that a regrade of one
+    student does not release again (seconds); any change to those releases anew."""
+    import nbgrader
+
+    digest = hashlib.sha256(nbgrader.__version__.encode())
+    sources = sorted((root / SOURCE_DIR / module.slug).rglob("*"))
+    tito_folder = Path(__file__).resolve().parents[1]
+    code = [path for package in ("build", "course") for path in sorted((tito_folder / package).glob("*.py"))]
+    for path in [root / CONFIG_FILE, root / REGISTRY_FILE, *sources, *code]:
+        if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+            digest.update(str(path.relative_to(path.parents[1])).encode() + b"\0" + path.read_bytes())
+    kept = root / RELEASES_DIR / f"{module.slug}-{digest.hexdigest()[:16]}"
+    if not (kept / "gradebook.db").is_file():
+        (root / RELEASES_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(root / RELEASES_DIR, 0o700)
+        for stale in (root / RELEASES_DIR).glob(f"{module.slug}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        fresh = scratch_course(root, scratch / "release", [module])
+        partial = kept.with_name(kept.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(fresh, partial)
+        partial.rename(kept)
+    return kept
 
 
 def ungraded_results(release: dict, status: Status, reason: str) -> list[ExerciseResult]:

@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from tito.build.release import exchange_folder
+
 STUDENT, INSTRUCTOR = "student", "instructor"
 CONFIG_DIR = Path(".tito") / "jupyter"
 NEWS_PROMPT = "@jupyterlab/apputils-extension:announcements"
@@ -73,11 +75,22 @@ LAB_OVERRIDES = {
 }
 
 
+ASSIGNMENTS_LAB = "@jupyter/nbgrader:assignment-list"
+ASSIGNMENTS_SERVER = "nbgrader.server_extensions.assignment_list"
+
+
 def config_folder(root: Path, role: str) -> Path:
-    """Write the role's Jupyter configuration folder under .tito/jupyter/ and return it."""
+    """Write the role's Jupyter configuration folder under .tito/jupyter/ and return it. Without an
+    nbgrader exchange on this machine, nbgrader's Assignments panel is off too: it has nothing to
+    list, and its server extension would log a critical "Unwritable directory" line at every poll."""
     folder = root / CONFIG_DIR / role
-    disabled = [NEWS_PROMPT] + (INSTRUCTOR_ONLY_LAB if role == STUDENT else [])
-    server_extensions = {name: False for name in INSTRUCTOR_ONLY_SERVER} if role == STUDENT else {}
+    exchange, _ = exchange_folder(root)
+    no_exchange = not exchange.is_dir()
+    disabled = (
+        [NEWS_PROMPT] + (INSTRUCTOR_ONLY_LAB if role == STUDENT else []) + ([ASSIGNMENTS_LAB] if no_exchange else [])
+    )
+    off = (INSTRUCTOR_ONLY_SERVER if role == STUDENT else []) + ([ASSIGNMENTS_SERVER] if no_exchange else [])
+    server_extensions = dict.fromkeys(off, False)
     files = {
         "labconfig/page_config.json": json.dumps({"disabledExtensions": {name: True for name in disabled}}, indent=2),
         "jupyter_server_config.json": json.dumps({"ServerApp": {"jpserver_extensions": server_extensions}}, indent=2),
