@@ -137,9 +137,11 @@ def released_once(root: Path, module: Module, scratch: Path) -> Path:
     sources = sorted((root / SOURCE_DIR / module.slug).rglob("*"))
     tito_folder = Path(__file__).resolve().parents[1]
     code = [path for package in ("build", "course") for path in sorted((tito_folder / package).glob("*.py"))]
-    for path in [root / CONFIG_FILE, root / REGISTRY_FILE, *sources, *code]:
+    named = [(path, path.relative_to(root)) for path in [root / CONFIG_FILE, root / REGISTRY_FILE, *sources]]
+    named += [(path, path.relative_to(tito_folder)) for path in code]  # names, not places: a copied course hits
+    for path, name in named:
         if path.is_file() and ".ipynb_checkpoints" not in path.parts:
-            digest.update(str(path.relative_to(path.parents[1])).encode() + b"\0" + path.read_bytes())
+            digest.update(str(name).encode() + b"\0" + path.read_bytes())
     kept = root / RELEASES_DIR / f"{module.slug}-{digest.hexdigest()[:16]}"
     if not (kept / "gradebook.db").is_file():
         (root / RELEASES_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
