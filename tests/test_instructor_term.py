@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, answered, copy_course, reference_answers, released_notebook
 
+from tito.course.cells import is_demonstration
 from tito.course.registry import find_module, load_modules
 
 pytestmark = pytest.mark.sandbox
@@ -147,7 +148,10 @@ def test_feedback_names_each_exercise_says_what_did_not_run_and_needs_no_network
     course, _ = term
     page = (course / "feedback" / "cleo" / MODULE.slug / f"{MODULE.slug}.html").read_text()
     assert "Exercise 02.6" in page and "LogSoftmax" in page and "Test cell</a>" not in page
-    assert "not run during grading" in page
+    demonstrations = [cell for cell in released_notebook(MODULE, course)["cells"] if is_demonstration(cell)]
+    assert len(demonstrations) >= 2 and page.count("(not run during grading") == len(demonstrations), (
+        "a cell that only demonstrates must say it was not run, wherever it is (after hidden tests too)"
+    )
     assert "<math" in page and "<script" not in page  # math drawn by the browser; nothing fetched from a CDN
 
 
@@ -169,6 +173,18 @@ def test_regrading_one_student_keeps_the_class_and_takes_about_one_notebook(term
         for o in map(json.loads, map(Path.read_text, (course / "reports" / MODULE.slug / "outcomes").glob("*.json")))
     )
     print(f"regrading one student: {seconds:.1f} s; the slowest notebook graded in {per_notebook:.1f} s")
+
+    # The same notebook graded again keeps the time it was recorded with (not its copy's file time),
+    # and nbgrader's timestamp.txt, the gradebook and the CSV say one time.
+    tito(course, "grade", "02", "--from", "class", "--students", "cleo", "--jobs", "1")
+    recorded = (course / "submitted" / "cleo" / MODULE.slug / "timestamp.txt").read_text()
+    wide = {row["student"]: row for row in rows_of(course / "reports" / MODULE.slug / "grades-wide.csv")}
+    assert recorded.startswith("2026-12-01 23:00") and wide["cleo"]["submitted_at"] == recorded, (
+        recorded,
+        wide["cleo"],
+    )
+    assert (course / "autograded" / "cleo" / MODULE.slug / "timestamp.txt").read_text() == recorded
+    assert not (course / ".tito" / "replaced" / "cleo").exists(), "an identical notebook replaced nothing"
 
 
 def test_grades_go_out_as_a_course_table_and_a_canvas_import(term) -> None:

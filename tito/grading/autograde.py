@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import tempfile
 import time
 import traceback
@@ -39,7 +38,7 @@ from tito.grading.flags import Flag, flag_cells
 from tito.grading.limits import Limits
 from tito.grading.restore import restore_release
 from tito.grading.sandbox import SHELL_CHANGED
-from tito.grading.submissions import Submission
+from tito.grading.submissions import NotARegularFile, Submission, TooLarge, read_regular_file
 from tito.grading.submitted import SECRET_FILE, TIMESTAMP_FILE
 
 
@@ -242,20 +241,17 @@ def read_submission(submission: Submission, outcome: Outcome, largest: int) -> d
     regular file of at most `largest` bytes, never through a symbolic link (the file may have been
     swapped since it was collected), never blocking on a FIFO or a device."""
     try:
-        descriptor = os.open(submission.notebook, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        raw = read_regular_file(submission.notebook, largest)
+    except NotARegularFile:
+        outcome.error = "the submission is not a regular file: refused"
+        return None
+    except TooLarge as error:
+        outcome.error = f"the notebook is {error.size / 2**20:.0f} MB, more than the {largest / 2**20:.0f} MB a submission may be: clear its outputs and submit again"
+        return None
     except OSError as error:
         why = "it is a symbolic link" if error.errno == errno.ELOOP else error.strerror
         outcome.error = f"the notebook could not be opened ({why}): a submission must be a file of its own"
         return None
-    with os.fdopen(descriptor, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if not stat.S_ISREG(status.st_mode):
-            outcome.error = "the submission is not a regular file: refused"
-            return None
-        if status.st_size > largest:
-            outcome.error = f"the notebook is {status.st_size / 2**20:.0f} MB, more than the {largest / 2**20:.0f} MB a submission may be: clear its outputs and submit again"
-            return None
-        raw = handle.read(largest + 1)
     try:
         notebook = json.loads(raw.decode("utf-8"))
         if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):

@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from tito.build.release import exchange_folder
+from tito.grading.sandbox import bubblewrap_probe
 from tito.student.doctor import Check
 
 
 def check_bubblewrap() -> list[Check]:
-    program = shutil.which("bwrap")
+    program, why = bubblewrap_probe()
     if program is None:
         return [(False, "bubblewrap (tito grade's sandbox) is not installed", "sudo apt-get install bubblewrap")]
-    probe = subprocess.run(
-        [program, "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True, text=True, timeout=30
-    )
-    why = (probe.stderr.strip().splitlines() or ["no message"])[-1]
     fix = (
         "user namespaces are off here: `sudo sysctl -w kernel.unprivileged_userns_clone=1` (Debian) or "
         "`kernel.apparmor_restrict_unprivileged_userns=0` (Ubuntu 24.04); in a container, grade as root inside "
@@ -29,8 +25,8 @@ def check_bubblewrap() -> list[Check]:
     return [
         (True, f"bubblewrap at {program}", ""),
         (
-            probe.returncode == 0,
-            "bubblewrap can make a sandbox here" + ("" if probe.returncode == 0 else f" ({why})"),
+            not why,
+            "bubblewrap can make a sandbox here" + (f" ({why})" if why else ""),
             fix,
         ),
     ]

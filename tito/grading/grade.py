@@ -43,7 +43,7 @@ from tito.grading.results import (
 )
 from tito.grading.sandbox import bubblewrap, check_readable
 from tito.grading.submissions import Submission
-from tito.grading.submitted import SECRET_FILE, TIMESTAMP_FILE, parse_timestamp, record_submitted, stamped
+from tito.grading.submitted import SECRET_FILE, TIMESTAMP_FILE, parse_timestamp, record_submitted
 
 REPORTS_DIR = "reports"
 LOCK_FILE = Path(".tito") / "grade.lock"
@@ -120,9 +120,9 @@ LOGS_DIR = "logs"
 
 
 @contextlib.contextmanager
-def logged(folder: Path, say: Callable[[str], None]) -> Iterator[Callable[[str], None]]:
+def logged(folder: Path, say: Callable[[str], None], what: str) -> Iterator[Callable[[str], None]]:
     """`say`, also writing each line to the run's log file, reports/<module>/logs/<when>.log, which
-    ends with how the run ended (the error or the stop included)."""
+    starts with `what` ran and ends with how the run ended (the error or the stop included)."""
     logs = folder / LOGS_DIR
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / f"grade-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
@@ -133,7 +133,7 @@ def logged(folder: Path, say: Callable[[str], None]) -> Iterator[Callable[[str],
             log.write(printable(line) + "\n")
             log.flush()
 
-        log.write(f"tito grade {' '.join(sys.argv[2:])} (pid {os.getpid()}, {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        log.write(f"{what} (pid {os.getpid()}, {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
         try:
             yield both
         except BaseException as error:
@@ -207,7 +207,7 @@ def grade_class(
     folder = root / REPORTS_DIR / module.slug
     stops = Stops()
     with (
-        logged(folder, say) as tell,
+        logged(folder, say, f"tito grade {module.slug}: {plural(len(submissions), 'submission')}") as tell,
         grading_lock(root, tell),
         nbgrader_environment(),
         scratch_folder(root, tell) as scratch,
@@ -221,7 +221,7 @@ def grade_class(
                 raise GradingError(str(error)) from None
             db_url = nbgrader_api(root).coursedir.db_url  # read once: nbgrader_config.py is loaded per call
             copy_assignment(kit, db_url)
-            submissions = [record_submitted(root, module, stamped(s, submitted_at)) for s in submissions]
+            submissions = [record_submitted(root, module, s, submitted_at) for s in submissions]
             for outcome in _graded_in_pool(kit, submissions, jobs, str(scratch)):
                 with stops.deferred():
                     record(root, db_url, kit, outcome)
@@ -410,7 +410,7 @@ def merge_shards(root: Path, module: Module, shards: list[Path], say: Callable[[
             found[path.stem] = shard
     folder = root / REPORTS_DIR / module.slug
     with (
-        logged(folder, say) as tell,
+        logged(folder, say, f"tito merge-grades {module.slug} " + " ".join(map(str, shards))) as tell,
         grading_lock(root, tell),
         nbgrader_environment(),
         scratch_folder(root, tell) as scratch,

@@ -96,13 +96,8 @@ def write_canvas_csv(reports: Path, modules: list[Module], roster_path: Path) ->
             writer.writerow([cell_text(cell) for cell in cells])
     listed = {row["id"] for row in roster}
     warnings = [f"{student} has grades but is not in the roster: left out" for student in sorted(set(totals) - listed)]
-    warnings += [
-        f"{row['id']} ({row['name']}) has no grade in {', '.join(m.slug for m in graded if scores_missing(totals, row['id'], m))}: left blank"
-        for row in roster
-        if any(scores_missing(totals, row["id"], m) for m in graded)
-    ]
+    for row in roster:
+        missing = [m.slug for m in graded if totals.get(row["id"], {}).get(m.slug) is None]
+        if missing:
+            warnings.append(f"{row['id']} ({row['name']}) has no grade in {', '.join(missing)}: left blank")
     return path, warnings
-
-
-def scores_missing(totals: dict[str, dict[str, float | None]], student: str, module: Module) -> bool:
-    return totals.get(student, {}).get(module.slug) is None

@@ -42,9 +42,9 @@ def autograde(execute: str) -> list[str]:
 FEEDBACK = [
     "nbgrader.preprocessors.GetGrades",
     "tito.grading.preprocessors.NameExercisesInSummary",
-    "tito.grading.preprocessors.MarkDemonstrationsNotRun",
     "tito.grading.preprocessors.ShortenTracebacksOfHiddenTests",
     "tito.grading.preprocessors.RemoveHiddenTestsFromOutputs",
+    "tito.grading.preprocessors.MarkDemonstrationsNotRun",  # after the scrub: its note is the grader's, not output
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

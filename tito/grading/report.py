@@ -31,7 +31,6 @@ def needs_a_human(outcome) -> list[tuple[str, str]]:
                 found.append(("timed out", f"Exercise {result.exercise}: {reason(result.detail)}"))
     found += [("flagged", f"{flag.cell}: {flag.reason}") for flag in outcome.flags]
     found += [("restored", note) for note in outcome.restored]
-    found += [("grading", note) for note in outcome.notes if "restarted" in note or "died" in note]
     if outcome.seconds_late > 0:
         found.append(("late", f"submitted {outcome.seconds_late / 3600:.1f} h after the due date"))
     return found
@@ -48,6 +47,7 @@ def write_report(folder: Path, module: Module, outcomes: list, max_total: float)
     graded = [outcome for outcome in outcomes if not outcome.error]
     _histogram(folder / "totals.png", [outcome.total for outcome in graded], max_total, module)
     exercises = [grade.exercise for grade in outcomes[0].exercises] if outcomes else []
+    attention = {outcome.student: needs_a_human(outcome) for outcome in outcomes}
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{escape(module.slug)}: class report</title>
 <style>body{{font-family:sans-serif;max-width:72em;margin:2em auto}} td,th{{padding:.2em .5em;text-align:left;border-bottom:1px solid #ddd}}
@@ -56,10 +56,10 @@ def write_report(folder: Path, module: Module, outcomes: list, max_total: float)
 <h1>Module {module.number:02d} ({escape(module.title)}): class report</h1>
 <p>{escape(_summary(outcomes, graded, max_total))}. Grades: <a href="grades.csv">grades.csv</a> (one row per exercise),
 <a href="grades-wide.csv">grades-wide.csv</a> (one row per student). Logs of each run: <code>logs/</code>.</p>
-<h2>Needs a human ({len([o for o in outcomes if needs_a_human(o)])})</h2>
-{_attention(module, outcomes, max_total)}
+<h2>Needs a human ({sum(bool(found) for found in attention.values())})</h2>
+{_attention(module, outcomes, attention, max_total)}
 <h2>Students</h2>
-{_students(module, outcomes, exercises, max_total)}
+{_students(module, outcomes, attention, exercises, max_total)}
 <h2>Exercises</h2>
 {_exercises(graded, exercises)}
 <h2>Totals</h2>
@@ -78,14 +78,14 @@ def _summary(outcomes: list, graded: list, max_total: float) -> str:
     return f"{plural(len(outcomes), 'student')}, {len(graded)} graded; mean {mean:.2f} of {max_total:g}"
 
 
-def _attention(module: Module, outcomes: list, max_total: float) -> str:
+def _attention(module: Module, outcomes: list, attention: dict, max_total: float) -> str:
     items = [
         f"<li><b><a href='{escape(feedback_link(module, o.student))}'>{escape(o.student)}</a></b> "
         f"({'not graded' if o.error else f'{o.total:g}/{max_total:g}'}): "
-        + "; ".join(f"<i>{escape(why)}</i>: {escape(what)}" for why, what in needs_a_human(o))
+        + "; ".join(f"<i>{escape(why)}</i>: {escape(what)}" for why, what in attention[o.student])
         + "</li>"
         for o in outcomes
-        if needs_a_human(o)
+        if attention[o.student]
     ]
     return f"<ul>{''.join(items)}</ul>" if items else "<p>no one: every submission graded cleanly.</p>"
 
@@ -96,17 +96,17 @@ def _status_cell(result) -> str:
     return f"<td class='{name}' title='{tip}'>{MARKS[result.status]} {result.earned:g}</td>"
 
 
-def _students(module: Module, outcomes: list, exercises: list[str], max_total: float) -> str:
+def _students(module: Module, outcomes: list, attention: dict, exercises: list[str], max_total: float) -> str:
     head = "".join(f"<th>{escape(number)}</th>" for number in exercises)
     rows = []
     for o in outcomes:
         cells = {result.exercise: _status_cell(result) for result in o.exercises}
-        attention = ", ".join(sorted({why for why, _ in needs_a_human(o)}))
+        reasons = ", ".join(sorted({why for why, _ in attention[o.student]}))
         rows.append(
             f"<tr><td><a href='{escape(feedback_link(module, o.student))}'>{escape(o.student)}</a></td>"
             f"<td>{'—' if o.error else f'{o.total:g}'} / {max_total:g}</td>"
             + "".join(cells.get(number, "<td></td>") for number in exercises)
-            + f"<td>{escape(attention)}</td></tr>"
+            + f"<td>{escape(reasons)}</td></tr>"
         )
     legend = " · ".join(f"{mark} {status}" for status, mark in MARKS.items())
     return (

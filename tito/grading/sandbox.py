@@ -65,13 +65,21 @@ KERNEL_USERS = 100_000  # a root grader's kernels run as host users from here: s
 
 
 @functools.lru_cache(maxsize=1)
-def bubblewrap() -> str | None:
-    """The `bwrap` program, if it is installed and may create namespaces here; else None."""
+def bubblewrap_probe() -> tuple[str | None, str]:
+    """(the `bwrap` program or None, why it cannot make a sandbox here: '' when it can)."""
     program = shutil.which("bwrap")
     if not program:
-        return None
-    probe = subprocess.run([program, "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True)
-    return program if probe.returncode == 0 else None
+        return None, "bubblewrap is not installed"
+    probe = subprocess.run(
+        [program, "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True, text=True, timeout=30
+    )
+    return program, "" if probe.returncode == 0 else (probe.stderr.strip().splitlines() or ["no message"])[-1]
+
+
+def bubblewrap() -> str | None:
+    """The `bwrap` program, if it is installed and may create namespaces here; else None."""
+    program, problem = bubblewrap_probe()
+    return None if problem else program
 
 
 def readable_folders(earlier_reference: Path) -> list[Path]:

@@ -11,6 +11,7 @@ in any script, so that two students stay two, and two files that name one studen
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import stat
 import unicodedata
@@ -77,6 +78,35 @@ def refusal(path: Path, within: Path) -> str:
     if not stat.S_ISREG(mode) and not (stat.S_ISDIR(mode) and path != within):
         return f"{path.relative_to(within.parent)} is not a regular file: refused"
     return ""
+
+
+class NotARegularFile(OSError):
+    """A path that is a FIFO, a device or a folder where a submission's file should be."""
+
+
+class TooLarge(OSError):
+    """A file over the size a submission's file may have; `size` is what it has (at least)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size:,} bytes")
+        self.size = size
+
+
+def read_regular_file(path: Path, largest: int) -> bytes:
+    """The bytes of a submission's file, read as a regular file of at most `largest` bytes, never
+    through a symbolic link (the file may have been swapped since it was found), never blocking on a
+    FIFO or a device. Raises OSError (ELOOP for a link), NotARegularFile or TooLarge."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise NotARegularFile(f"{path.name} is not a regular file")
+        if status.st_size > largest:
+            raise TooLarge(status.st_size)
+        raw = handle.read(largest + 1)
+    if len(raw) > largest:
+        raise TooLarge(len(raw))
+    return raw
 
 
 def _is_notebook(path: Path) -> bool:

@@ -12,7 +12,6 @@ import datetime
 import os
 import secrets
 import shutil
-import stat
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 from tito.course.registry import Module
 from tito.errors import GradingError
 from tito.grading.limits import Limits
-from tito.grading.submissions import Submission
+from tito.grading.submissions import Submission, read_regular_file
 
 TIMESTAMP_FILE = "timestamp.txt"
 SECRET_FILE = "submission_secret.txt"
@@ -48,89 +47,68 @@ def parse_timestamp(text: str) -> datetime.datetime:
 
 
 def _small_file(path: Path) -> str:
-    """A short text file of the submission's, read without following a link; '' if not one."""
+    """A short text file of the submission's (a timestamp, a secret); '' if there is none, or not one."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        return read_regular_file(path, SMALL_FILE).decode("utf-8", "replace").strip()
     except OSError:
         return ""
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return ""
-        raw = handle.read(SMALL_FILE + 1)
-    return "" if len(raw) > SMALL_FILE else raw.decode("utf-8", "replace").strip()
 
 
 def _file_time(path: Path) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(os.lstat(path).st_mtime, datetime.timezone.utc)
 
 
-def stamped(submission: Submission, given: datetime.datetime | None = None) -> Submission:
-    """The submission with its time and secret: from its folder's timestamp.txt and
-    submission_secret.txt (as the exchange leaves them), else `given`, else its file's time, and a
-    fresh secret."""
-    folder = submission.notebook.parent
-    found = _small_file(folder / TIMESTAMP_FILE)
-    note = submission.warning
+def record_submitted(
+    root: Path, module: Module, submission: Submission, given: datetime.datetime | None = None
+) -> Submission:
+    """Make `submitted/<student>/<module>/` hold this submission with its timestamp.txt and secret,
+    so that nbgrader's own tools see what `tito grade` graded; returns it with its time and secret.
+
+    A notebook from elsewhere (`--from`) is copied in; a different one it replaces is kept in
+    .tito/replaced/, never lost. Its time is `given`, else the one already recorded for that same
+    notebook (a regrade does not move it), else its folder's timestamp.txt (as the exchange leaves
+    it), else its file's time; the secret likewise, else a fresh one."""
+    folder = root / "submitted" / submission.student / module.slug
+    notebook = submission.notebook  # what is graded: the recorded copy
+    timing = submission.notebook  # whose folder's timestamp.txt and secret (else file time) apply
+    warning = submission.warning
+    if not (folder.is_dir() and notebook.parent.resolve() == folder.resolve()):
+        notebook = folder / f"{module.slug}.ipynb"
+        try:
+            raw = read_regular_file(submission.notebook, Limits().submission_bytes)
+        except OSError:  # not a file that can be graded: grading says why, from the original
+            return submission
+        if notebook.is_file() and notebook.read_bytes() == raw:
+            timing = notebook  # already recorded (a regrade): its time and secret stay
+        else:
+            if folder.exists():
+                kept = root / REPLACED_DIR / submission.student / f"{module.slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(folder), str(kept))
+                warning = "; ".join(
+                    filter(None, [warning, f"the submission it replaces is kept in {kept.relative_to(root)}"])
+                )
+            folder.mkdir(parents=True)
+            _write_whole(notebook, raw)
+    found = _small_file(timing.parent / TIMESTAMP_FILE)
     moment = given
     if moment is None and found:
         try:
             moment = parse_timestamp(found)
         except GradingError:
-            note = "; ".join(filter(None, [note, f"its {TIMESTAMP_FILE} is not a time: took the notebook file's"]))
-    if moment is None:
-        moment = _file_time(submission.notebook)
-    secret = _small_file(folder / SECRET_FILE)
-    if not secret.isalnum():
-        secret = secrets.token_hex(64)
-    return replace(submission, timestamp=timestamp_text(moment), secret=secret, warning=note)
-
-
-def record_submitted(root: Path, module: Module, submission: Submission) -> Submission:
-    """Make `submitted/<student>/<module>/` hold this submission with its timestamp.txt and secret,
-    so that nbgrader's own tools see what `tito grade` graded. A submission already there is only
-    stamped (files written where missing); one from elsewhere is copied in, and a different
-    notebook it replaces is kept in .tito/replaced/, never lost."""
-    folder = root / "submitted" / submission.student / module.slug
-    notebook = folder / f"{module.slug}.ipynb"
-    inside = submission.notebook.parent.resolve() == folder.resolve() if folder.exists() else False
-    if not inside:
-        raw = _read_notebook(submission.notebook)
-        if raw is None:  # not a file that can be read: grading says why, from the original
-            return submission
-        if folder.exists() and not (notebook.is_file() and notebook.read_bytes() == raw):
-            kept = root / REPLACED_DIR / submission.student / f"{module.slug}-{time.strftime('%Y%m%d-%H%M%S')}"
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(folder), str(kept))
-            submission = replace(
-                submission,
-                warning="; ".join(
-                    filter(
-                        None, [submission.warning, f"the submission it replaces is kept in {kept.relative_to(root)}"]
-                    )
-                ),
+            warning = "; ".join(
+                filter(None, [warning, f"its {TIMESTAMP_FILE} is not a time: took the notebook file's"])
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = notebook.with_name(notebook.name + ".partial")
-        partial.write_bytes(raw)
-        partial.replace(notebook)
-        submission = replace(submission, notebook=notebook)
-    for name, text in ((TIMESTAMP_FILE, submission.timestamp), (SECRET_FILE, submission.secret)):
-        path = folder / name
-        if not path.exists() and not path.is_symlink():
-            path.write_text(text, encoding="utf-8")
-    return submission
+    moment = moment or _file_time(timing)
+    secret = _small_file(timing.parent / SECRET_FILE)
+    secret = secret if secret.isalnum() else secrets.token_hex(64)
+    stamps = {TIMESTAMP_FILE: timestamp_text(moment), SECRET_FILE: secret}
+    for name, text in stamps.items():  # always written: nbgrader's files and the gradebook then agree
+        _write_whole(folder / name, text.encode())
+    return replace(submission, notebook=notebook, timestamp=stamps[TIMESTAMP_FILE], secret=secret, warning=warning)
 
 
-def _read_notebook(path: Path, largest: int = Limits().submission_bytes) -> bytes | None:
-    """The submission's bytes, read as a regular file without following a link; None if it is not
-    one or is too large to be a submission (grading then refuses it with the reason)."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with os.fdopen(descriptor, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if not stat.S_ISREG(status.st_mode) or status.st_size > largest:
-            return None
-        raw = handle.read(largest + 1)
-    return None if len(raw) > largest else raw
+def _write_whole(path: Path, content: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(content)
+    partial.replace(path)
