@@ -334,8 +334,8 @@ def _add_grading_commands(commands) -> None:
     grade_cmd.add_argument(
         "--submitted-at",
         metavar="TIME",
-        help="when these were submitted, e.g. '2026-12-01 23:59' (UTC, or with an offset); default: "
-        "each submission's timestamp.txt, else its file's time",
+        help="when these were submitted, e.g. '2026-12-01 23:59' (UTC, or with an offset); default: the time "
+        "recorded for the same notebook before, else its timestamp.txt, else its file's time",
     )
     grade_cmd.add_argument(
         "--jobs",
