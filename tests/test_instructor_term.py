@@ -81,7 +81,7 @@ def write_class(course: Path, students: dict, folder: str = "class") -> None:
 def term(released_course: Path, tmp_path_factory: pytest.TempPathFactory):
     """The class graded once: (course, the run)."""
     course = copy_course(released_course, tmp_path_factory.mktemp("term") / "course")
-    tito(course, "export", "--reference")
+    shutil.rmtree(course / ".tito" / "reference", ignore_errors=True)  # grading makes what it needs
     write_class(course, CLASS)
     run = tito(course, "grade", "02", "--from", "class", "--jobs", "2", "--submitted-at", "2026-12-01 23:00")
     return course, run
@@ -108,6 +108,7 @@ def test_the_report_says_who_needs_a_human_and_what_failed_among_those_who_tried
     report = (course / "reports" / MODULE.slug / "report.html").read_text()
     attention = report.split("<h2>Needs a human")[1].split("<h2>")[0]
     assert "eve" in attention and "stopped" in attention and "ada" not in attention, attention
+    assert "dan" in attention and "nothing attempted" in attention, "a blank submission may be the wrong file"
     assert "6 students, 6 graded" in report
     exercises = report.split("<h2>Exercises")[1]
     row = next(line for line in exercises.split("<tr>") if line.startswith("<td>02.6"))
@@ -148,6 +149,7 @@ def test_feedback_names_each_exercise_says_what_did_not_run_and_needs_no_network
     course, _ = term
     page = (course / "feedback" / "cleo" / MODULE.slug / f"{MODULE.slug}.html").read_text()
     assert "Exercise 02.6" in page and "LogSoftmax" in page and "Test cell</a>" not in page
+    assert "checks.py" not in page and "tito/student" not in page, "a failed check shows the student's frames only"
     demonstrations = [cell for cell in released_notebook(MODULE, course)["cells"] if is_demonstration(cell)]
     assert len(demonstrations) >= 2 and page.count("(not run during grading") == len(demonstrations), (
         "a cell that only demonstrates must say it was not run, wherever it is (after hidden tests too)"
@@ -194,8 +196,13 @@ def test_grades_go_out_as_a_course_table_and_a_canvas_import(term) -> None:
     roster.write_text("id,name,email\n" + "".join(f"{i},{n},{e}\n" for i, n, e in people), encoding="utf-8")
     run = tito(course, "grades", "--canvas", str(roster))
     assert "zed (Zed) has no grade in 02_activations" in run.stderr
+    assert "no canvas_id or sis_user_id column" in run.stderr, "Canvas would match by ids it may not know"
+    assert f"needs a human before these grades are final: reports/{MODULE.slug}/report.html" in run.stderr
     table = rows_of(course / "reports" / "course.csv")
-    assert table[0]["student"] == "(points possible)" and table[0][MODULE.slug] == "12"
+    assert table[0]["student"] == "(points possible)" and table[0][MODULE.slug] == table[0]["total"] == "12"
+    attention = {row["student"]: row["needs a human"] for row in table[1:]}
+    assert attention["eve"].startswith(f"{MODULE.slug}: ") and "stopped" in attention["eve"], attention
+    assert attention["ada"] == "" and attention["dan"] == f"{MODULE.slug}: nothing attempted", attention
     with open(course / "reports" / "canvas.csv", newline="", encoding="utf-8") as handle:
         canvas = list(csv.reader(handle))
     # Canvas's gradebook import: these five columns, then one per assignment; a "Points Possible" row.

@@ -7,25 +7,32 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tito.course.registry import Module
 from tito.errors import GradingError
+from tito.grading.report import needs_a_human
 from tito.grading.results import OUTCOMES_DIR, cell_text, load_outcomes
+
+if TYPE_CHECKING:
+    from tito.grading.autograde import Outcome
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 ROSTER_COLUMNS = ("id", "name", "email")  # required; canvas_id, sis_user_id and section may follow
 
 
-def module_totals(reports: Path, modules: list[Module]) -> dict[str, dict[str, float | None]]:
-    """student -> {module slug: total}, over every module with recorded grades; None where a
-    student's notebook could not be graded."""
-    totals: dict[str, dict[str, float | None]] = {}
-    for module in modules:
-        if not (reports / module.slug / OUTCOMES_DIR).is_dir():
-            continue
+def module_outcomes(reports: Path, modules: list[Module]) -> dict[str, dict[str, Outcome]]:
+    """student -> {module slug: their recorded outcome}, over every module with recorded grades."""
+    found: dict[str, dict[str, Outcome]] = {}
+    for module in graded_modules(reports, modules):
         for outcome in load_outcomes(reports / module.slug):
-            totals.setdefault(outcome.student, {})[module.slug] = None if outcome.error else outcome.total
-    return totals
+            found.setdefault(outcome.student, {})[module.slug] = outcome
+    return found
+
+
+def total(outcome: Outcome | None) -> float | None:
+    """A module's total, None where the notebook is missing or could not be graded."""
+    return None if outcome is None or outcome.error else outcome.total
 
 
 def graded_modules(reports: Path, modules: list[Module]) -> list[Module]:
@@ -33,20 +40,26 @@ def graded_modules(reports: Path, modules: list[Module]) -> list[Module]:
 
 
 def write_course_table(reports: Path, modules: list[Module]) -> Path:
-    """reports/course.csv: one row per student, their total in each graded module and overall."""
-    totals = module_totals(reports, modules)
+    """reports/course.csv: one row per student, their total in each graded module and overall, and
+    what in each module needs a human (the reasons of that module's report)."""
+    outcomes = module_outcomes(reports, modules)
     graded = graded_modules(reports, modules)
+    maximum = sum(module.points for module in graded)
     path = reports / "course.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *(module.slug for module in graded), "total", "max_total"])
-        writer.writerow(["(points possible)", *(f"{module.points:g}" for module in graded), "", ""])
-        maximum = sum(module.points for module in graded)
-        for student in sorted(totals):
-            scores = [totals[student].get(module.slug) for module in graded]
+        writer.writerow(["student", *(module.slug for module in graded), "total", "max_total", "needs a human"])
+        writer.writerow(["(points possible)", *(f"{module.points:g}" for module in graded), f"{maximum:g}", "", ""])
+        for student in sorted(outcomes):
+            scores = [total(outcomes[student].get(module.slug)) for module in graded]
             cells = ["" if score is None else f"{score:g}" for score in scores]
-            total = sum(score or 0.0 for score in scores)
-            writer.writerow([cell_text(cell) for cell in [student, *cells, f"{total:g}", f"{maximum:g}"]])
+            attention = "; ".join(
+                f"{slug}: {', '.join(sorted({why for why, _ in needs_a_human(outcome)}))}"
+                for slug, outcome in outcomes[student].items()
+                if needs_a_human(outcome)
+            )
+            row = [student, *cells, f"{sum(score or 0.0 for score in scores):g}", f"{maximum:g}", attention]
+            writer.writerow([cell_text(cell) for cell in row])
     return path
 
 
@@ -79,7 +92,7 @@ def write_canvas_csv(reports: Path, modules: list[Module], roster_path: Path) ->
     """reports/canvas.csv for Canvas's Grades → Import, and warnings (graded students not in the
     roster, students in the roster with no grade yet)."""
     roster = read_roster(roster_path)
-    totals = module_totals(reports, modules)
+    outcomes = module_outcomes(reports, modules)
     graded = graded_modules(reports, modules)
     if not graded:
         raise GradingError(f"no module has been graded yet (nothing in {reports}/<module>/{OUTCOMES_DIR}/)")
@@ -89,15 +102,30 @@ def write_canvas_csv(reports: Path, modules: list[Module], roster_path: Path) ->
         writer.writerow([*CANVAS_COLUMNS, *(f"Module {m.number:02d}: {m.title}" for m in graded)])
         writer.writerow(["Points Possible", "", "", "", "", *(f"{m.points:g}" for m in graded)])
         for row in roster:
-            scores = totals.get(row["id"], {})
+            scores = {m.slug: total(outcomes.get(row["id"], {}).get(m.slug)) for m in graded}
             identity = [row["name"], row.get("canvas_id", ""), row.get("sis_user_id") or row["id"], row["email"]]
             cells = [*identity, row.get("section", "")]
             cells += ["" if scores.get(m.slug) is None else f"{scores[m.slug]:g}" for m in graded]
             writer.writerow([cell_text(cell) for cell in cells])
     listed = {row["id"] for row in roster}
-    warnings = [f"{student} has grades but is not in the roster: left out" for student in sorted(set(totals) - listed)]
+    warnings = [
+        f"{student} has grades but is not in the roster: left out" for student in sorted(set(outcomes) - listed)
+    ]
+    if not any(row.get("canvas_id") or row.get("sis_user_id") for row in roster):
+        warnings.append(
+            "the roster has no canvas_id or sis_user_id column: Canvas will match each student by SIS User ID, "
+            "here their id; if those are not your institution's SIS ids, add a canvas_id column (the ID column "
+            "of Canvas's own gradebook export), or Canvas will not find the students"
+        )
     for row in roster:
-        missing = [m.slug for m in graded if totals.get(row["id"], {}).get(m.slug) is None]
+        missing = [m.slug for m in graded if total(outcomes.get(row["id"], {}).get(m.slug)) is None]
         if missing:
             warnings.append(f"{row['id']} ({row['name']}) has no grade in {', '.join(missing)}: left blank")
+    attention = sorted(
+        {slug for student in listed for slug, o in outcomes.get(student, {}).items() if needs_a_human(o)}
+    )
+    for slug in attention:
+        warnings.append(
+            f"some students' {slug} needs a human before these grades are final: reports/{slug}/report.html"
+        )
     return path, warnings

@@ -29,6 +29,13 @@ def needs_a_human(outcome) -> list[tuple[str, str]]:
                 found.append(("stopped", f"Exercise {result.exercise}: {reason(result.detail)}"))
             elif result.status is Status.TIMED_OUT:
                 found.append(("timed out", f"Exercise {result.exercise}: {reason(result.detail)}"))
+        if outcome.exercises and all(result.status is Status.NOT_ATTEMPTED for result in outcome.exercises):
+            found.append(
+                (
+                    "nothing attempted",
+                    "every exercise still holds its stubs: the released copy, or an unsaved notebook?",
+                )
+            )
     found += [("flagged", f"{flag.cell}: {flag.reason}") for flag in outcome.flags]
     found += [("restored", note) for note in outcome.restored]
     if outcome.seconds_late > 0:
@@ -146,11 +153,13 @@ def _histogram(path: Path, totals: list[float], max_total: float, module: Module
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(figsize=(6, 3))
     axes.hist(totals, bins=[x - 0.5 for x in range(int(max_total) + 2)], color="#4c72b0")
     axes.set_xlabel(f"total points (of {max_total:g})")
     axes.set_ylabel("students")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title(f"Module {module.number:02d}: {plural(len(totals), 'graded submission')}")
     figure.tight_layout()
     figure.savefig(path, dpi=100)

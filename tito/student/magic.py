@@ -232,18 +232,29 @@ RED, BOLD, RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 def explain_error(shell: InteractiveShell, etype, value, tb, tb_offset=None) -> list[str]:
     """An error as a student should read it in JupyterLab: first the one line that says what is wrong
     (a check's message, or for a stub which exercise to write and where), then the traceback of the
-    student's own code, without the course's internal frames. Headless and graded runs keep IPython's
-    whole traceback. Shown through `_showtraceback`, as `showtraceback` does: ipykernel's version sends
+    student's own code, without the course's internal frames (headless and graded runs: trimmed_error).
+    Shown through `_showtraceback`, as `showtraceback` does: ipykernel's version sends
     the error to JupyterLab."""
     hint = stub_hint(value, Path.cwd().resolve())
     headline = hint or f"{BOLD}{RED}{etype.__name__}: {value}{RESET}"
+    structured = [headline, *_students_traceback(shell, etype, value, tb, tb_offset)]
+    shell._showtraceback(etype, value, structured)
+    return structured
+
+
+def trimmed_error(shell: InteractiveShell, etype, value, tb, tb_offset=None) -> list[str]:
+    """An error as a headless or graded run records it (and a feedback page shows it): IPython's own
+    traceback, without the course's internal frames, and no headline."""
+    structured = _students_traceback(shell, etype, value, tb, tb_offset)
+    shell._showtraceback(etype, value, structured)
+    return structured
+
+
+def _students_traceback(shell: InteractiveShell, etype, value, tb, tb_offset) -> list[str]:
     cause = value.__cause__ or value.__context__
     if cause is not None and cause.__traceback__ is not None:
         cause.__traceback__ = _students_frames(cause.__traceback__)
-    structured = shell.InteractiveTB.structured_traceback(etype, value, _students_frames(tb), tb_offset=tb_offset)
-    structured = [headline, *structured]
-    shell._showtraceback(etype, value, structured)
-    return structured
+    return shell.InteractiveTB.structured_traceback(etype, value, _students_frames(tb), tb_offset=tb_offset)
 
 
 def _is_course_internal(code) -> bool:
@@ -289,8 +300,7 @@ def fresh_state_for_tests(shell: InteractiveShell):
 
 def load_ipython_extension(shell: InteractiveShell) -> None:
     state = ExportState()
-    if not _headless():  # graded and tested runs keep IPython's own error output
-        shell.set_custom_exc((Exception,), explain_error)
+    shell.set_custom_exc((Exception,), trimmed_error if _headless() else explain_error)
     if blank_export_marker not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(blank_export_marker)
     shell.events.register("pre_run_cell", state.record)
