@@ -25,7 +25,16 @@ def test_registry_matches_the_package_layout_in_api_md() -> None:
     assert len(rows) == 8
     for (slug, path, names), module in zip(rows, load_modules(ROOT), strict=True):
         assert (module.slug, module.exports_to) == (slug, path)
-        assert list(module.names) == re.findall(r"`(\w+)`", names)
+        main = re.findall(r"`(\w+)`", names)
+        assert list(module.names[: len(main)]) == main, "API.md's main names come first; more may follow"
+
+
+def test_the_namespaces_name_only_what_modules_export() -> None:
+    from tito.course.registry import load_namespaces
+
+    namespaces = load_namespaces(ROOT, load_modules(ROOT))
+    assert set(namespaces) == {"nn", "optim", "optim.lr_scheduler", "utils.data"}  # API.md's namespaces
+    assert "StepLR" in namespaces["optim.lr_scheduler"] and "DataLoader" in namespaces["utils.data"]
 
 
 def test_modules_are_found_by_number_or_slug() -> None:

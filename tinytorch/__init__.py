@@ -2,13 +2,19 @@
 
 __exported_from__ = 'modules/'
 
-from tinytorch.core.tensor import Tensor
-from tinytorch.core.activations import ReLU, Sigmoid, Tanh, Softmax
-from tinytorch.core.layers import Module, Linear, Sequential
-from tinytorch.core.losses import MSELoss, CrossEntropyLoss
+from tinytorch.core.tensor import Tensor, tensor, zeros, ones, randn, manual_seed
+from tinytorch.core.activations import ReLU, Sigmoid, Tanh, Softmax, LeakyReLU, LogSoftmax
+from tinytorch.core.layers import Module, Linear, Sequential, Flatten
+from tinytorch.core.losses import MSELoss, CrossEntropyLoss, L1Loss, BCEWithLogitsLoss
 from tinytorch.core.autograd import Function, no_grad, gradcheck
-from tinytorch.core.optimizers import Optimizer, SGD, Adam
-from tinytorch.core.training import Trainer, accuracy
-from tinytorch.data.loader import Dataset, TensorDataset, DataLoader, load_tinydigits, load_mnist
+from tinytorch.core.optimizers import Optimizer, SGD, Adam, StepLR
+from tinytorch.core.training import Trainer, accuracy, save, load
+from tinytorch.data.loader import Dataset, TensorDataset, DataLoader, load_tinydigits, load_mnist, random_split
 
-__all__ = ['Tensor', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Module', 'Linear', 'Sequential', 'MSELoss', 'CrossEntropyLoss', 'Function', 'no_grad', 'gradcheck', 'Optimizer', 'SGD', 'Adam', 'Trainer', 'accuracy', 'Dataset', 'TensorDataset', 'DataLoader', 'load_tinydigits', 'load_mnist']
+__all__ = ['Tensor', 'tensor', 'zeros', 'ones', 'randn', 'manual_seed', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'LeakyReLU', 'LogSoftmax', 'Module', 'Linear', 'Sequential', 'Flatten', 'MSELoss', 'CrossEntropyLoss', 'L1Loss', 'BCEWithLogitsLoss', 'Function', 'no_grad', 'gradcheck', 'Optimizer', 'SGD', 'Adam', 'StepLR', 'Trainer', 'accuracy', 'save', 'load', 'Dataset', 'TensorDataset', 'DataLoader', 'load_tinydigits', 'load_mnist', 'random_split']
+
+import importlib
+
+for _namespace in ['nn', 'optim', 'optim.lr_scheduler', 'utils.data']:  # tinytorch.nn, tinytorch.optim ... after `import tinytorch`
+    importlib.import_module(f"tinytorch.{_namespace}")
+del importlib, _namespace

@@ -80,7 +80,7 @@ def cmd_release(args: argparse.Namespace, root: Path) -> int:
         print(
             f"wrote the students' copy of the course to {destination}"
             + (" (a git repository with one commit)" if args.git else "")
-            + ": released notebooks, the starting package, tito, the datasets and the milestones; no solutions or hidden tests"
+            + ": released notebooks, the starting package, tito, the datasets, the milestones and the PyTorch quickstart port; no solutions or hidden tests"
         )
     return 0
 

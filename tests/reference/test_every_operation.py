@@ -9,7 +9,7 @@ import pytest
 import tinytorch as tt
 from tinytorch import Tensor
 from tinytorch.core.activations import LeakyReLU, LogSoftmax, Sigmoid, Softmax, Step, Tanh
-from tinytorch.core.autograd import GradMode, NoGradient, differentiates, gradcheck, no_grad, no_gradient
+from tinytorch.core.autograd import GradMode, InPlace, NoGradient, differentiates, gradcheck, no_grad, no_gradient
 from tinytorch.core.losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
 from tinytorch.core.tensor import EVERY_OTHER, GRAD_RULES, OPERATIONS, find_rule
 
@@ -50,6 +50,9 @@ CASES = {
     "Tensor.__getitem__": (lambda a: a[np.array([0, 2, 2]), 1:], [(3, 4)]),
     "Tensor.exp": (lambda a: a.exp(), [(2, 3)]),
     "Tensor.log": (lambda a: a.log(), [positive(2, 3)]),
+    "Tensor.flatten": (lambda a: a.flatten(1), [(2, 3, 2)]),
+    "Tensor.view": (lambda a: a.view(3, 4), [(2, 3, 2)]),
+    "Tensor.__rpow__": (lambda a: 2.0**a, [(2, 3)]),
     "ReLU": (lambda a: tt.ReLU()(a), [away_from_zero(2, 3)]),
     "LeakyReLU": (lambda a: LeakyReLU(0.2)(a), [away_from_zero(2, 3)]),
     "Sigmoid": (lambda a: Sigmoid()(a), [(2, 3)]),
@@ -71,8 +74,13 @@ def test_every_operation_is_checked_here_or_declared_without_a_gradient() -> Non
     declared = {
         name for name in OPERATIONS if isinstance(find_rule(name), type) and issubclass(find_rule(name), NoGradient)
     }
-    assert declared == {"Step"}
-    assert set(CASES) == OPERATIONS - declared, "a new operation needs a case here (or a declaration with no_gradient)"
+    comparisons = {f"Tensor.__{name}__" for name in ("eq", "ne", "lt", "le", "gt", "ge")}
+    assert declared == {"Step", "Tensor.argmax", "Tensor.argmin", "Tensor.any", "Tensor.all"} | comparisons
+    in_place = {name for name in OPERATIONS if find_rule(name) is InPlace}
+    assert in_place == {f"Tensor.__i{name}__" for name in ("add", "sub", "mul", "truediv", "pow")}
+    assert set(CASES) == OPERATIONS - declared - in_place, (
+        "a new operation needs a case here (or a declaration with no_gradient)"
+    )
 
 
 @pytest.mark.parametrize("name", CASES)

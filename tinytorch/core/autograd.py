@@ -11,6 +11,8 @@ the rule runs the operation's own forward and records a node of the graph. `Tens
 then visits the graph from the output to the leaves, calling each node's `backward`.
 """
 
+import functools
+
 import numpy as np
 
 from tinytorch.core.activations import Sigmoid, Softmax
@@ -18,7 +20,7 @@ from tinytorch.core.tensor import EVERY_OTHER, GRAD_RULES, OPERATIONS, Tensor, _
 
 __all__ = [
     "GradMode", "Function", "differentiates", "no_gradient", "unbroadcast", "topological_order", "no_grad", "gradcheck",
-    "GradcheckError",
+    "GradcheckError", "InPlace",
 ]
 
 
@@ -69,6 +71,8 @@ class Function:
             output = forward(*args, **kwargs)
         finally:
             GradMode.enabled = previous
+        if output.dtype.kind != "f":  # booleans and integers (a comparison, an argmax) carry no gradient
+            return output
         output.requires_grad = True
         output.grad_fn = cls(args, kwargs, output.data, needs_grad)
         return output
@@ -170,6 +174,11 @@ class BroadcastTo(Function):
         return (unbroadcast(grad, self.inputs[0].shape),) + (None,) * (len(self.inputs) - 1)
 
 
+no_gradient(
+    "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__", "Tensor.__ge__",
+    "Tensor.argmax", "Tensor.argmin", "Tensor.any", "Tensor.all",
+    reason="its result is boolean or integer, which has no gradient",
+)
 no_gradient("Step", reason="its slope is 0 wherever it is defined, so nothing could learn through it (use Sigmoid or ReLU)")
 
 
@@ -477,7 +486,42 @@ class no_grad:
         raise NotImplementedError("Exercise 05.13: no_grad.__exit__")
 
 
-# %% modules/05_autograd/05_autograd.ipynb, cell 51 (id ex-05-14)
+# %% modules/05_autograd/05_autograd.ipynb, cell 51 (id given-in-place)
+class InPlace(Function):
+    """The rule of the in-place operators (+= -= *= /= **=): they change a tensor's numbers, which nodes
+    of the graph may have saved, so they run only when nothing would be recorded (no_grad(), or no
+    tensor involved requires grad); otherwise they raise, never a silently wrong gradient."""
+
+    @classmethod
+    def apply(cls, forward, *args, **kwargs):
+        involved = [value for value in args if isinstance(value, Tensor) and value.requires_grad]
+        if GradMode.enabled and involved:
+            symbol = {"__iadd__": "+=", "__isub__": "-=", "__imul__": "*=", "__itruediv__": "/=", "__ipow__": "**="}
+            operator = symbol[forward.__name__]
+            raise RuntimeError(
+                f"Tensor {operator} on a tensor that requires grad, while the graph is being recorded: changing its "
+                "numbers in place would corrupt the gradients that use them. Update parameters inside "
+                f"`with no_grad():` (as an optimizer's step does), or write t = t {operator[:-1]} u for a new tensor"
+            )
+        return forward(*args, **kwargs)
+
+
+differentiates("Tensor.__iadd__", "Tensor.__isub__", "Tensor.__imul__", "Tensor.__itruediv__", "Tensor.__ipow__")(InPlace)
+
+
+@add_to_class(no_grad)
+def __call__(self, function):
+    """@no_grad() above a function: each call runs inside its own `with no_grad():`."""
+
+    @functools.wraps(function)
+    def without_graph(*args, **kwargs):
+        with no_grad():
+            return function(*args, **kwargs)
+
+    return without_graph
+
+
+# %% modules/05_autograd/05_autograd.ipynb, cell 54 (id ex-05-14)
 class GradcheckError(AssertionError):
     """An analytic gradient disagrees with central differences; the message shows the worst element."""
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from tinytorch.core.tensor import Tensor, add_to_class
 
-__all__ = ["Module", "Linear", "Sequential", "manual_seed"]
+__all__ = ["Module", "Linear", "Sequential", "Flatten", "manual_seed"]
 
 
 class Module:
@@ -95,18 +95,8 @@ def load_state_dict(self, state: dict) -> None:
 
 
 # %% modules/03_layers/03_layers.ipynb, cell 16 (id given-seed)
-_default_generator = np.random.default_rng(0)
-
-
-def manual_seed(seed: int) -> None:
-    """Reset the random generator that layers draw their initial weights from, for reproducible networks."""
-    global _default_generator
-    _default_generator = np.random.default_rng(seed)
-
-
-def default_generator() -> np.random.Generator:
-    """The generator layers use when they are given none (see manual_seed)."""
-    return _default_generator
+# The generator is Module 01's: manual_seed(seed) makes randn and every layer's initial weights reproducible.
+from tinytorch.core.tensor import default_generator, manual_seed
 
 
 # %% modules/03_layers/03_layers.ipynb, cell 18 (id ex-03-4)
@@ -171,3 +161,39 @@ def __repr__(self) -> str:
     """'Sequential(' + one '  (i): <layer repr>' line per layer (nested lines indented by two) + ')'."""
     # TODO: build the lines; an empty Sequential is 'Sequential()'.
     raise NotImplementedError("Exercise 03.7: Sequential.__repr__")
+
+
+# %% modules/03_layers/03_layers.ipynb, cell 31 (id given-repr)
+from tinytorch.core.tensor import Operation, on_the_cpu  # Operation: the activations and losses, layers without parameters
+
+
+@add_to_class(Module)
+def __repr__(self) -> str:
+    """Any module prints as Sequential does, its layers named by attribute: 'Net(', one
+    '  (name): <layer repr>' line per Module or activation attribute, then ')'; with none, 'Net()'."""
+    layers = [(name, value) for name, value in vars(self).items() if isinstance(value, (Module, Operation))]
+    if not layers:
+        return f"{type(self).__name__}()"
+    lines = [f"  ({name}): " + repr(layer).replace("\n", "\n  ") for name, layer in layers]
+    return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+@add_to_class(Module)
+def to(self, device) -> "Module":
+    """PyTorch's move to a device: model.to("cpu") is the model itself (TinyTorch runs on the CPU only)."""
+    on_the_cpu(device, type(self).__name__)
+    return self
+
+
+class Flatten(Module):
+    """(N, d1, d2, ...) -> (N, d1 * d2 * ...): the axes from start_axis on merged into one, so that a
+    batch of images can enter a Linear layer (torch.nn.Flatten)."""
+
+    def __init__(self, start_axis: int = 1) -> None:
+        self.start_axis = start_axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_axis)
+
+    def __repr__(self) -> str:
+        return f"Flatten(start_axis={self.start_axis})"

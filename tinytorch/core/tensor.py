@@ -10,7 +10,10 @@ import functools
 
 import numpy as np
 
-__all__ = ["Tensor", "add_to_class", "apply", "GRAD_RULES", "OPERATIONS", "Operation"]
+__all__ = [
+    "Tensor", "add_to_class", "apply", "GRAD_RULES", "OPERATIONS", "Operation",
+    "tensor", "zeros", "ones", "randn", "manual_seed", "default_generator", "on_the_cpu",
+]
 
 #: Backward rules by operation name ("Tensor.__mul__", "ReLU", ...). Empty until Module 05
 #: (Autograd) registers one rule per operation; `apply` consults it.
@@ -52,14 +55,35 @@ def find_rule(operation):
     return rule if rule is not None else GRAD_RULES.get(EVERY_OTHER)
 
 
+#: PyTorch's keywords where this course keeps numpy's: x.sum(dim=1) is x.sum(axis=1) here.
+NUMPY_WORDS = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis"}
+
+
+def refuse_pytorch_words(called: str, options: dict) -> None:
+    """A TypeError that names the course's word when `options` uses PyTorch's (dim=, keepdim=)."""
+    for word in sorted(options.keys() & NUMPY_WORDS.keys()):
+        ours = NUMPY_WORDS[word]
+        raise TypeError(f"{called}({word}=...): this course uses numpy's keyword {ours}= (PyTorch's {word}=): write {ours}={options[word]!r}")
+
+
 class Operation:
     """The base of the classes whose objects are operations (activations, losses): each subclass's
-    name is an operation, in OPERATIONS, except a base declared with `base=True` (Activation, Loss)."""
+    name is an operation, in OPERATIONS, except a base declared with `base=True` (Activation, Loss).
+    A constructor that takes `axis` (Softmax) refuses PyTorch's `dim=` with the course's word."""
 
     def __init_subclass__(cls, base: bool = False, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if not base:
             OPERATIONS.add(cls.__name__)
+        init = vars(cls).get("__init__")
+        if init is not None and "axis" in init.__code__.co_varnames[: init.__code__.co_argcount]:
+
+            @functools.wraps(init)
+            def method(self, *args, **options) -> None:
+                refuse_pytorch_words(cls.__name__, options)
+                init(self, *args, **options)
+
+            cls.__init__ = method
 
 
 def add_to_class(cls, operation: bool = True):
@@ -86,6 +110,8 @@ def add_to_class(cls, operation: bool = True):
 
             @functools.wraps(member)
             def method(*args, **kwargs):
+                if kwargs:
+                    refuse_pytorch_words(called, kwargs)
                 return apply(called, member, *args, **kwargs)
 
             setattr(cls, name, method)
@@ -447,3 +473,233 @@ def __repr__(self) -> str:
     # TODO: format the values with np.array2string (separator ", ", prefix "Tensor(", threshold 20,
     # edgeitems 3); add ", shape=..." when self.size > 20 and ", requires_grad=True" when set.
     raise NotImplementedError("Exercise 01.11: __repr__")
+
+
+# %% modules/01_tensor/01_tensor.ipynb, cell 50 (id given-from-pytorch)
+# ----- given: what a PyTorch user reaches for ---------------------------------------------
+# Comparisons give boolean tensors, element by element, and carry no gradient (Module 05 declares them).
+@add_to_class(Tensor)
+def __eq__(self, other) -> Tensor:
+    """Elementwise self == other, a bool Tensor: (predictions == labels).mean() is the accuracy.
+    (A tensor's hash stays its identity, so tensors still work in sets and as dict keys.)"""
+    return Tensor(self.data == _unwrap(other))
+
+
+@add_to_class(Tensor)
+def __ne__(self, other) -> Tensor:
+    """Elementwise self != other, a bool Tensor."""
+    return Tensor(self.data != _unwrap(other))
+
+
+@add_to_class(Tensor)
+def __lt__(self, other) -> Tensor:
+    """Elementwise self < other, a bool Tensor; x[x < 0] keeps the negative elements."""
+    return Tensor(self.data < _unwrap(other))
+
+
+@add_to_class(Tensor)
+def __le__(self, other) -> Tensor:
+    """Elementwise self <= other, a bool Tensor."""
+    return Tensor(self.data <= _unwrap(other))
+
+
+@add_to_class(Tensor)
+def __gt__(self, other) -> Tensor:
+    """Elementwise self > other, a bool Tensor; x[x > 0] keeps the positive elements."""
+    return Tensor(self.data > _unwrap(other))
+
+
+@add_to_class(Tensor)
+def __ge__(self, other) -> Tensor:
+    """Elementwise self >= other, a bool Tensor."""
+    return Tensor(self.data >= _unwrap(other))
+
+
+@add_to_class(Tensor)
+def argmax(self, axis=None, keepdims: bool = False) -> Tensor:
+    """The index of the largest element (of the flattened tensor when axis is None), an integer Tensor:
+    logits (N, C).argmax(axis=1) -> (N,), the predicted classes."""
+    return Tensor(self.data.argmax(axis=axis, keepdims=keepdims))
+
+
+@add_to_class(Tensor)
+def argmin(self, axis=None, keepdims: bool = False) -> Tensor:
+    """The index of the smallest element, as argmax."""
+    return Tensor(self.data.argmin(axis=axis, keepdims=keepdims))
+
+
+@add_to_class(Tensor)
+def any(self, axis=None, keepdims: bool = False) -> Tensor:
+    """Whether any element is true (non-zero), a bool Tensor: (x < 0).any()."""
+    return Tensor(self.data.any(axis=axis, keepdims=keepdims))
+
+
+@add_to_class(Tensor)
+def all(self, axis=None, keepdims: bool = False) -> Tensor:
+    """Whether every element is true (non-zero), a bool Tensor: (a == b).all()."""
+    return Tensor(self.data.all(axis=axis, keepdims=keepdims))
+
+
+@add_to_class(Tensor, operation=False)  # a Python bool, not a tensor
+def __bool__(self) -> bool:
+    """`if t:` for a one-element tensor; with more elements it is ambiguous, and raises as in PyTorch."""
+    if self.size != 1:
+        raise RuntimeError(
+            f"bool() of a tensor with {self.size} elements (shape {self.shape}) is ambiguous: "
+            "say which you mean, (t == u).all() or (t == u).any(), or compare one element"
+        )
+    return bool(self.data.item())
+
+
+@add_to_class(Tensor, operation=False)
+def __float__(self) -> float:
+    """float(t) for a one-element tensor: float(loss)."""
+    return float(self.item())
+
+
+@add_to_class(Tensor, operation=False)
+def __int__(self) -> int:
+    """int(t) for a one-element tensor."""
+    return int(self.item())
+
+
+@add_to_class(Tensor, operation=False)
+def __index__(self) -> int:
+    """A one-element integer tensor used as an index: classes[prediction.argmax()]."""
+    if self.dtype.kind not in "iu":
+        raise TypeError(f"only an integer tensor can be used as an index, not a {self.dtype} one")
+    return int(self.item())
+
+
+def on_the_cpu(device, what: str) -> None:
+    """TinyTorch computes with numpy, on the CPU only: PyTorch's .to("cuda") is an error that says so."""
+    if str(device) != "cpu":
+        raise ValueError(f"{what}.to({device!r}): TinyTorch runs on the CPU only (numpy); use 'cpu' or drop the .to()")
+
+
+@add_to_class(Tensor, operation=False)
+def to(self, device) -> Tensor:
+    """PyTorch's move to a device: t.to("cpu") is t itself, here where everything is on the CPU."""
+    on_the_cpu(device, "Tensor")
+    return self
+
+
+@add_to_class(Tensor, operation=False)
+def tolist(self):
+    """The numbers as (nested) Python lists, or one number for a 0-d tensor."""
+    return self.data.tolist()
+
+
+@add_to_class(Tensor)
+def flatten(self, start_axis: int = 0) -> Tensor:
+    """The axes from `start_axis` on merged into one: (N, 8, 8) -> (N * 64,); with start_axis=1 -> (N, 64)."""
+    start = start_axis % self.ndim if self.ndim else 0
+    return self.reshape(*self.shape[:start], -1)
+
+
+@add_to_class(Tensor)
+def view(self, *shape) -> Tensor:
+    """PyTorch's name for reshape: x.view(N, -1) is x.reshape(N, -1)."""
+    return self.reshape(*shape)
+
+
+@add_to_class(Tensor)
+def __rpow__(self, base) -> Tensor:
+    """base ** self for a positive number `base`: 2 ** t, computed as exp(t * ln base) (so it has a gradient)."""
+    if not base > 0:
+        raise ValueError(f"{base} ** Tensor: the base must be a positive number here (it is computed as exp(t * ln base))")
+    return (self * float(np.log(base))).exp()
+
+
+# In-place operators change the tensor itself (its own array keeps its shape and dtype), and return it.
+# Without them Python would run `p = p - u` for `p -= u`: a new tensor under the old name, and the
+# parameter the optimizer holds would never change. Module 05 allows them only where no graph is recorded.
+def _in_place(tensor: Tensor, compute, other, symbol: str) -> Tensor:
+    """tensor <symbol> other, computed into tensor's own array with the numpy function `compute`."""
+    try:
+        compute(tensor.data, _unwrap(other), out=tensor.data)
+    except (TypeError, ValueError) as error:
+        other_shape = np.shape(_unwrap(other))
+        raise (TypeError if isinstance(error, TypeError) else ValueError)(
+            f"Tensor {symbol}: the result cannot be stored in place in a {tensor.dtype} tensor of shape {tensor.shape} "
+            f"(the other side has shape {other_shape}): {error}. An in-place operator keeps the tensor's shape and "
+            f"dtype; for a new tensor write t = t {symbol[:-1]} u"
+        ) from None
+    return tensor
+
+
+@add_to_class(Tensor)
+def __iadd__(self, other) -> Tensor:
+    """self += other, in place."""
+    return _in_place(self, np.add, other, "+=")
+
+
+@add_to_class(Tensor)
+def __isub__(self, other) -> Tensor:
+    """self -= other, in place: with no_grad(): p -= lr * p.grad."""
+    return _in_place(self, np.subtract, other, "-=")
+
+
+@add_to_class(Tensor)
+def __imul__(self, other) -> Tensor:
+    """self *= other, in place."""
+    return _in_place(self, np.multiply, other, "*=")
+
+
+@add_to_class(Tensor)
+def __itruediv__(self, other) -> Tensor:
+    """self /= other, in place (a float tensor: an integer one cannot hold the quotient)."""
+    return _in_place(self, np.true_divide, other, "/=")
+
+
+@add_to_class(Tensor)
+def __ipow__(self, exponent) -> Tensor:
+    """self **= exponent, in place."""
+    return _in_place(self, np.power, exponent, "**=")
+
+
+@add_to_class(Tensor, operation=False)
+def __imatmul__(self, other) -> Tensor:
+    """a @= b would change a's shape, so it is refused, as in PyTorch."""
+    raise TypeError("Tensor @=: a matrix product cannot be computed in place (its shape may change): write a = a @ b")
+
+
+# ----- given: making tensors, as torch.zeros / ones / randn / tensor do ---------------------
+_default_generator = np.random.default_rng(0)
+
+
+def manual_seed(seed: int) -> None:
+    """Reset the random generator that randn and the layers' initial weights draw from, for reproducible runs."""
+    global _default_generator
+    _default_generator = np.random.default_rng(seed)
+
+
+def default_generator() -> np.random.Generator:
+    """The generator used when none is given (see manual_seed)."""
+    return _default_generator
+
+
+def _shape_of(shape: tuple) -> tuple:
+    """zeros(2, 3) and zeros((2, 3)) both mean the shape (2, 3)."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
+def tensor(data, requires_grad: bool = False) -> Tensor:
+    """torch.tensor's name for Tensor(data, requires_grad)."""
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def zeros(*shape, requires_grad: bool = False) -> Tensor:
+    """A float32 tensor of zeros: zeros(2, 3) or zeros((2, 3)) -> shape (2, 3)."""
+    return Tensor(np.zeros(_shape_of(shape), dtype=Tensor.float_dtype), requires_grad=requires_grad)
+
+
+def ones(*shape, requires_grad: bool = False) -> Tensor:
+    """A float32 tensor of ones."""
+    return Tensor(np.ones(_shape_of(shape), dtype=Tensor.float_dtype), requires_grad=requires_grad)
+
+
+def randn(*shape, requires_grad: bool = False, rng: np.random.Generator | None = None) -> Tensor:
+    """A float32 tensor of standard normal samples, from `rng` (the default generator when None)."""
+    rng = default_generator() if rng is None else rng
+    return Tensor(rng.standard_normal(_shape_of(shape)), requires_grad=requires_grad)

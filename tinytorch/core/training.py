@@ -12,7 +12,7 @@ import numpy as np
 from tinytorch.core.autograd import no_grad, value_of
 from tinytorch.core.tensor import Tensor, add_to_class
 
-__all__ = ["accuracy", "Trainer", "Callback", "EarlyStopping", "save_model", "load_model"]
+__all__ = ["accuracy", "Trainer", "Callback", "EarlyStopping", "save_model", "load_model", "save", "load"]
 
 
 def accuracy(logits, labels) -> float:
@@ -113,3 +113,39 @@ def load_model(model, path) -> None:
     """Load parameters saved by save_model into `model`, in place (names and shapes are checked)."""
     # TODO: a clear FileNotFoundError; np.load(path, allow_pickle=False) in a with block; load_state_dict.
     raise NotImplementedError("Exercise 07.6: load_model")
+
+
+# %% modules/07_training/07_training.ipynb, cell 24 (id given-save)
+class _State:
+    """A state dict in a model's place, so that save_model and load_model write and read it as it is."""
+
+    def __init__(self, state: dict) -> None:
+        self.state = state
+
+    def state_dict(self) -> dict:
+        return self.state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.state = dict(state)
+
+
+def save(model_or_state, path) -> Path:
+    """torch.save's place: save(model, path) or save(model.state_dict(), path) -> the .npz path written."""
+    if isinstance(model_or_state, dict):
+        model_or_state = _State({name: np.asarray(value_of(array)) for name, array in model_or_state.items()})
+    elif not hasattr(model_or_state, "state_dict"):
+        raise TypeError(f"save: expected a Module or a state dict of arrays, got {type(model_or_state).__name__}")
+    return save_model(model_or_state, path)
+
+
+def load(path, weights_only: bool = True) -> dict:
+    """torch.load's place: the state dict in a file written by save or save_model, for model.load_state_dict.
+    An .npz file holds numbers only, so loading is always weights_only (the argument is PyTorch's)."""
+    if not weights_only:
+        raise ValueError("load(weights_only=False): a TinyTorch checkpoint holds numbers only, never code to unpickle")
+    source = Path(path)
+    if source.suffix != ".npz" and not source.exists():
+        source = source.with_name(source.name + ".npz")  # save("model.pth") wrote model.pth.npz, as np.savez does
+    receiver = _State({})
+    load_model(receiver, source)
+    return receiver.state

@@ -1,7 +1,7 @@
 """The students' copy of the course: what a class receives, and nothing an instructor keeps.
 
 `tito release --student-copy FOLDER` writes it after a release: the released notebooks, the
-starting package, the tools (less the grader, tito/grading/), the datasets and the milestones, and
+starting package, the tools (less the grader, tito/grading/), the datasets, the milestones and docs/from-pytorch/, and
 a README and nbgrader_config.py whose instructors-only parts are left out. Before it is handed over it is searched for every line of every solution
 and hidden-test region of the source notebooks: a copy that holds one is deleted, not written.
 """
@@ -19,7 +19,7 @@ from tito.errors import StudentCopyError
 
 # What a student's copy holds, relative to the course folder.
 STUDENT_FILES = ("README.md", "pyproject.toml", "environment.yml", "modules.toml", "nbgrader_config.py", ".gitignore")
-STUDENT_FOLDERS = (RELEASE_DIR, "tinytorch", "tito", "datasets", "milestones")
+STUDENT_FOLDERS = (RELEASE_DIR, "tinytorch", "tito", "datasets", "milestones", "docs/from-pytorch")
 GRADER = Path("tito") / "grading"  # the instructor's grader: not in a students' copy
 SKIPPED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.egg-info", "*.pyc")
 TEXT_SUFFIXES = {".py", ".md", ".ipynb", ".toml", ".yml", ".yaml", ".txt", ".json", ".cfg", ""}

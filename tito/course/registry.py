@@ -97,6 +97,26 @@ def load_modules(root: Path) -> list[Module]:
     return modules
 
 
+def load_namespaces(root: Path, modules: list[Module]) -> dict[str, tuple[str, ...]]:
+    """The [namespaces] of modules.toml: {"nn": ("Module", "Linear", ...), "utils.data": (...)}, each
+    name one that a module re-exports, so `tinytorch.nn` and the like are made from the same registry."""
+    path = root / REGISTRY_FILE
+    raw = tomllib.loads(path.read_text(encoding="utf-8")).get("namespaces", {})
+    known = {name for module in modules for name in module.names}
+    namespaces = {}
+    for namespace, names in raw.items():
+        if not all(part.isidentifier() for part in namespace.split(".")) or namespace.split(".")[0] == "core":
+            raise RegistryError(f"{path}: namespace {namespace!r} is not a dotted Python name beside tinytorch.core")
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise RegistryError(
+                f"{path}: namespace {namespace!r} lists {', '.join(unknown)}, which no module's names export: "
+                "add each to the names of the module that defines it"
+            )
+        namespaces[namespace] = tuple(names)
+    return namespaces
+
+
 def find_module(modules: list[Module], key: str) -> Module:
     """Look a module up by number (`1`, `01`) or slug (`01_tensor`)."""
     for module in modules:
