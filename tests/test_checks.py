@@ -145,3 +145,21 @@ def test_check_no_overflow_sees_an_overflow_whose_warning_was_silenced() -> None
         check_no_overflow(lambda: naive(x), "naive")
     stable = check_no_overflow(lambda: 0.5 * (1 + np.tanh(x / 2)), "stable")
     assert stable.tolist() == [0.0, 0.5, 1.0] and isinstance(np.exp, np.ufunc), "numpy's exp is put back"
+
+
+def test_check_equal_never_asks_an_elementwise_eq_for_one_truth_value() -> None:
+    """(w.grad, b.grad) == (None, None) with tensors in it: a failed check naming the case, not
+    bool()'s 'ambiguous' error from inside the comparison."""
+
+    class Elementwise:
+        def __eq__(self, other):  # as Tensor's (and numpy's) ==
+            return np.array([True, False])
+
+        __hash__ = object.__hash__
+
+    with pytest.raises(CheckFailed, match="the grads after zero_grad"):
+        check_equal((Elementwise(), None), (None, None), "the grads after zero_grad")
+    with pytest.raises(CheckFailed, match="one value"):
+        check_equal([Elementwise()], [Elementwise()], "one value")
+    assert check_equal((None, 2, "a"), (None, 2, "a"), "plain values") == (None, 2, "a")
+    assert check_equal(np.float32(1.5), np.float32(1.5), "a numpy number") == np.float32(1.5)

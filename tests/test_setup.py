@@ -62,3 +62,21 @@ def test_private_grading_data_is_ignored() -> None:
     for entry in ("/submitted/", "/feedback/", "/autograded/*", "/gradebook.db"):
         assert entry in ignored
     assert (ROOT / "autograded" / "README.md").exists()
+
+
+def test_the_windows_commands_are_the_students_commands_with_windows_paths() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    student = " ".join(readme_commands(readme)[0])
+    powershell = re.findall(r"```powershell\n(.*?)```", readme, re.S)[0]
+    for command in re.findall(r"\.venv/bin/tito (\w+(?: \d+)?)", student):
+        assert f".venv\\Scripts\\tito {command}" in powershell, command
+    assert "pip install -e ." in powershell
+
+
+def test_ci_checks_the_students_path_on_the_oldest_and_newest_python() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "for version in 3.10 3.13; do" in ci and "tests/student_path.py" in ci
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == ">=3.10", "the oldest Python CI checks is the one claimed"

@@ -1,5 +1,7 @@
 """`tito release --student-copy`: the course as a class receives it, and the README's student
-commands run in it, as a student would run them on a fresh machine."""
+commands run in it, as a student would run them on a fresh machine: in a folder whose path has
+spaces and accents, with the POSIX-only modules unimportable for the course's code, as on Windows
+(tests/student_path.py, which .ci/run also runs on Python 3.10 and 3.13)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers import ROOT, readme_commands
+from student_path import BLOCKER, FOLDER_NAME
 
 from tito.build.student_copy import leaks, make_student_copy, secret_lines
 from tito.errors import StudentCopyError
@@ -47,7 +50,7 @@ def tito(*args: str, cwd: Path, python: str = sys.executable) -> subprocess.Comp
 def copies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the instructor's course, the student copy `tito release --student-copy --git` wrote from it)."""
     course = instructors_course(tmp_path_factory.mktemp("instructor"))
-    students = tmp_path_factory.mktemp("class") / "tinytorch-students"
+    students = tmp_path_factory.mktemp("class") / FOLDER_NAME
     run = tito("release", "--student-copy", str(students), "--git", cwd=course)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"wrote the students' copy of the course to {students}" in run.stdout
@@ -154,11 +157,14 @@ def test_the_readme_student_commands_work_in_the_copy(copies: tuple[Path, Path],
     """Install, `tito doctor`, `tito lab` (serving the module's notebook), `tito test 01`: as the README says."""
     _, students = copies
     install, doctor, lab, test = readme_commands((students / "README.md").read_text())[0]
+    blocker = tmp_path / "posix-blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(BLOCKER, encoding="utf-8")
     environment = {
         name: value
         for name, value in os.environ.items()
         if name not in ("TITO_COURSE_ROOT", "PYTHONPATH", "VIRTUAL_ENV")
-    }
+    } | {"PYTHONPATH": str(blocker)}
 
     installed = subprocess.run(
         install, shell=True, cwd=students, capture_output=True, text=True, env=environment, timeout=900

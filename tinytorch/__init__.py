@@ -2,7 +2,7 @@
 
 __exported_from__ = 'modules/'
 
-from tinytorch.core.tensor import Tensor, tensor, zeros, ones, randn, manual_seed
+from tinytorch.core.tensor import Tensor, tensor, zeros, ones, zeros_like, ones_like, randn, manual_seed
 from tinytorch.core.activations import ReLU, Sigmoid, Tanh, Softmax, LeakyReLU, LogSoftmax
 from tinytorch.core.layers import Module, Linear, Sequential, Flatten
 from tinytorch.core.losses import MSELoss, CrossEntropyLoss, L1Loss, BCEWithLogitsLoss
@@ -11,7 +11,7 @@ from tinytorch.core.optimizers import Optimizer, SGD, Adam, StepLR
 from tinytorch.core.training import Trainer, accuracy, save, load
 from tinytorch.data.loader import Dataset, TensorDataset, DataLoader, load_tinydigits, load_mnist, random_split
 
-__all__ = ['Tensor', 'tensor', 'zeros', 'ones', 'randn', 'manual_seed', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'LeakyReLU', 'LogSoftmax', 'Module', 'Linear', 'Sequential', 'Flatten', 'MSELoss', 'CrossEntropyLoss', 'L1Loss', 'BCEWithLogitsLoss', 'Function', 'no_grad', 'gradcheck', 'Optimizer', 'SGD', 'Adam', 'StepLR', 'Trainer', 'accuracy', 'save', 'load', 'Dataset', 'TensorDataset', 'DataLoader', 'load_tinydigits', 'load_mnist', 'random_split']
+__all__ = ['Tensor', 'tensor', 'zeros', 'ones', 'zeros_like', 'ones_like', 'randn', 'manual_seed', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'LeakyReLU', 'LogSoftmax', 'Module', 'Linear', 'Sequential', 'Flatten', 'MSELoss', 'CrossEntropyLoss', 'L1Loss', 'BCEWithLogitsLoss', 'Function', 'no_grad', 'gradcheck', 'Optimizer', 'SGD', 'Adam', 'StepLR', 'Trainer', 'accuracy', 'save', 'load', 'Dataset', 'TensorDataset', 'DataLoader', 'load_tinydigits', 'load_mnist', 'random_split']
 
 import importlib
 

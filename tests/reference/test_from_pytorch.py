@@ -260,3 +260,18 @@ def test_the_ported_quickstart_runs_and_learns() -> None:
     accuracies = [float(value) for value in re.findall(r"Accuracy: ([\d.]+)%", run.stdout)]
     assert len(accuracies) == 2 and accuracies[1] > accuracies[0], run.stdout
     assert "Sequential(" in run.stdout and 'Predicted: "' in run.stdout
+
+
+def test_shapes_copies_and_elementwise_names() -> None:
+    x = Tensor([[-1.0, 2.0, -3.0]], requires_grad=True)
+    assert x.unsqueeze(0).shape == (1, 1, 3) and x.unsqueeze(-1).shape == (1, 3, 1) and x.squeeze().shape == (3,)
+    with pytest.raises(ValueError, match="size 3, not 1"):
+        x.squeeze(1)
+    copy = x.clone()
+    assert copy.data is not x.data and copy.requires_grad and x.numel() == 3
+    assert x.abs().tolist() == [[1.0, 2.0, 3.0]] and np.allclose(Tensor([4.0, 9.0]).sqrt().data, [2, 3])
+    assert tt.zeros_like(x).shape == x.shape and tt.ones_like(x).dtype == np.float32
+    assert x.relu().tolist() == [[0.0, 2.0, 0.0]] and np.allclose(x.softmax(axis=1).data.sum(), 1.0)
+    assert np.allclose(x.tanh().data, np.tanh(x.data)) and np.allclose(x.sigmoid().data, 1 / (1 + np.exp(-x.data)))
+    with pytest.raises(TypeError, match="write axis=1"):
+        x.softmax(dim=1)

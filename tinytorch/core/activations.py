@@ -128,3 +128,37 @@ class LogSoftmax(Activation):
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
+
+
+# %% modules/02_activations/02_activations.ipynb, cell 35 (id given-methods)
+from tinytorch.core.tensor import add_to_class
+
+
+@add_to_class(Tensor)
+def relu(self) -> Tensor:
+    """x.relu() is ReLU()(x)."""
+    return ReLU()(self)
+
+
+@add_to_class(Tensor)
+def sigmoid(self) -> Tensor:
+    """x.sigmoid() is Sigmoid()(x)."""
+    return Sigmoid()(self)
+
+
+@add_to_class(Tensor)
+def tanh(self) -> Tensor:
+    """x.tanh() is Tanh()(x)."""
+    return Tanh()(self)
+
+
+@add_to_class(Tensor)
+def softmax(self, axis: int = -1) -> Tensor:
+    """x.softmax(axis) is Softmax(axis)(x)."""
+    return Softmax(axis)(self)
+
+
+@add_to_class(Tensor)
+def log_softmax(self, axis: int = -1) -> Tensor:
+    """x.log_softmax(axis) is LogSoftmax(axis)(x)."""
+    return LogSoftmax(axis)(self)

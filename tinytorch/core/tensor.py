@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = [
     "Tensor", "add_to_class", "apply", "GRAD_RULES", "OPERATIONS", "Operation",
-    "tensor", "zeros", "ones", "randn", "manual_seed", "default_generator", "on_the_cpu",
+    "tensor", "zeros", "ones", "zeros_like", "ones_like", "randn", "manual_seed", "default_generator", "on_the_cpu",
 ]
 
 #: Backward rules by operation name ("Tensor.__mul__", "ReLU", ...). Empty until Module 05
@@ -604,6 +604,50 @@ def view(self, *shape) -> Tensor:
 
 
 @add_to_class(Tensor)
+def unsqueeze(self, axis: int) -> Tensor:
+    """A new axis of size 1 at `axis` (negative counts from the end): (3,) -> unsqueeze(0) -> (1, 3)."""
+    shape = list(self.shape)
+    shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, 1)
+    return self.reshape(*shape)
+
+
+@add_to_class(Tensor)
+def squeeze(self, axis=None) -> Tensor:
+    """The axes of size 1 removed (only `axis` when given, which must have size 1): (1, 3, 1) -> (3,)."""
+    if axis is None:
+        return self.reshape(*[size for size in self.shape if size != 1])
+    if self.shape[axis] != 1:
+        raise ValueError(f"Tensor.squeeze: axis {axis} of shape {self.shape} has size {self.shape[axis]}, not 1")
+    shape = list(self.shape)
+    del shape[axis]
+    return self.reshape(*shape)
+
+
+@add_to_class(Tensor)
+def clone(self) -> Tensor:
+    """A copy of the numbers that still carries the gradient (detach() is the one that does not)."""
+    return self.reshape(*self.shape)
+
+
+@add_to_class(Tensor)
+def sqrt(self) -> Tensor:
+    """The square root, elementwise: self ** 0.5."""
+    return self**0.5
+
+
+@add_to_class(Tensor)
+def abs(self) -> Tensor:
+    """|x|, elementwise: x times its sign (so its gradient is the sign, 0 at 0 as in PyTorch)."""
+    return self * Tensor(np.sign(self.data))
+
+
+@add_to_class(Tensor, operation=False)
+def numel(self) -> int:
+    """PyTorch's name for .size, the number of elements (here .size is that number, as in numpy)."""
+    return self.size
+
+
+@add_to_class(Tensor)
 def __rpow__(self, base) -> Tensor:
     """base ** self for a positive number `base`: 2 ** t, computed as exp(t * ln base) (so it has a gradient)."""
     if not base > 0:
@@ -697,6 +741,16 @@ def zeros(*shape, requires_grad: bool = False) -> Tensor:
 def ones(*shape, requires_grad: bool = False) -> Tensor:
     """A float32 tensor of ones."""
     return Tensor(np.ones(_shape_of(shape), dtype=Tensor.float_dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Zeros of t's shape (float32)."""
+    return zeros(t.shape, requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Ones of t's shape (float32)."""
+    return ones(t.shape, requires_grad=requires_grad)
 
 
 def randn(*shape, requires_grad: bool = False, rng: np.random.Generator | None = None) -> Tensor:

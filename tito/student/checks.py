@@ -203,9 +203,20 @@ def check_tensor(
 def check_equal(value: Any, expected: Any, what: str, hint: str = "", error_hint: str | bool = "") -> Any:
     """Fail unless `value == expected` exactly (a string format, a Python number), showing both."""
     value = evaluate(value, what, hint, error_hint)
-    if type(value) is not type(expected) or value != expected:
+    if type(value) is not type(expected) or not _equal(value, expected):
         raise _fail(what, f"got {value!r}; expected {expected!r}", hint)
     return value
+
+
+def _equal(value: Any, expected: Any) -> bool:
+    """value == expected for what check_equal compares (numbers, strings, None, tuples and lists of
+    them), never asking an elementwise `==` (a Tensor's, an array's) for one truth value."""
+    if expected is None:
+        return value is None
+    if isinstance(expected, (tuple, list)) and isinstance(value, (tuple, list)):
+        return len(value) == len(expected) and all(_equal(v, e) for v, e in zip(value, expected))
+    result = value == expected
+    return bool(result) if isinstance(result, (bool, np.bool_)) else False
 
 
 def check_raises(
