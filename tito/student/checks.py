@@ -214,7 +214,7 @@ def _equal(value: Any, expected: Any) -> bool:
     if expected is None:
         return value is None
     if isinstance(expected, (tuple, list)) and isinstance(value, (tuple, list)):
-        return len(value) == len(expected) and all(_equal(v, e) for v, e in zip(value, expected))
+        return len(value) == len(expected) and all(_equal(v, e) for v, e in zip(value, expected, strict=True))
     result = value == expected
     return bool(result) if isinstance(result, (bool, np.bool_)) else False
 
