@@ -639,6 +639,21 @@ def test_file_names_are_matched_forgivingly() -> None:
     assert student_from_file_name("Alice_01_Tensor", MODULE) == "alice"
     assert student_from_file_name("01_tensor (2) - Bob Smith", MODULE) == "bob_smith"
     assert student_from_file_name("Copy of 01_tensor", MODULE) == ""
+    assert student_from_file_name("fay_final_v2", MODULE) == "fay", "versions and the words students add go"
+    assert student_from_file_name("Draft submission - Dan (1)", MODULE) == "dan"
+    assert student_from_file_name("s1234567_01", MODULE) == "s1234567", "an id's digits stay"
+
+
+def test_a_roster_puts_each_file_under_its_id_and_refuses_what_names_no_one(tmp_path: Path) -> None:
+    from tito.grading.submissions import Submission, matched_to_roster
+
+    found = [Submission(name, tmp_path / f"{name}.ipynb") for name in ("fay_smith", "ada", "nobody", "bo", "bo_b")]
+    kept, warnings = matched_to_roster(found, ["ada", "fay", "bo", "zed"])
+    assert {s.student: s.notebook.name for s in kept} == {"ada": "ada.ipynb", "fay": "fay_smith.ipynb"}
+    assert "took fay_smith.ipynb for the roster's 'fay'" in next(s for s in kept if s.student == "fay").warning
+    assert any("nobody.ipynb (as 'nobody') names no student of the roster: not graded" in w for w in warnings)
+    assert any("bo.ipynb and bo_b.ipynb all name the student 'bo'" in w for w in warnings), warnings
+    assert "no submission here from zed (in the roster)" in warnings, warnings
 
 
 def test_shards_split_the_class_deterministically() -> None:

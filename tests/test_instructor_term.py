@@ -107,7 +107,7 @@ def test_the_report_says_who_needs_a_human_and_what_failed_among_those_who_tried
     course, _ = term
     report = (course / "reports" / MODULE.slug / "report.html").read_text()
     attention = report.split("<h2>Needs a human")[1].split("<h2>")[0]
-    assert "eve" in attention and "stopped" in attention and "ada" not in attention, attention
+    assert "eve" in attention and "<i>error</i>: Exercise 02.4" in attention and "ada" not in attention, attention
     assert "dan" in attention and "nothing attempted" in attention, "a blank submission may be the wrong file"
     assert "6 students, 6 graded" in report
     exercises = report.split("<h2>Exercises")[1]
@@ -201,7 +201,7 @@ def test_grades_go_out_as_a_course_table_and_a_canvas_import(term) -> None:
     table = rows_of(course / "reports" / "course.csv")
     assert table[0]["student"] == "(points possible)" and table[0][MODULE.slug] == table[0]["total"] == "12"
     attention = {row["student"]: row["needs a human"] for row in table[1:]}
-    assert attention["eve"].startswith(f"{MODULE.slug}: ") and "stopped" in attention["eve"], attention
+    assert attention["eve"].startswith(f"{MODULE.slug}: ") and "error" in attention["eve"], attention
     assert attention["ada"] == "" and attention["dan"] == f"{MODULE.slug}: nothing attempted", attention
     with open(course / "reports" / "canvas.csv", newline="", encoding="utf-8") as handle:
         canvas = list(csv.reader(handle))
@@ -239,3 +239,36 @@ def test_shards_graded_apart_merge_to_what_one_run_gives(term, released_course: 
     assert got == expected and {row["student"] for row in got} == set(CLASS) - regraded
     for student in CLASS:
         assert (merged / "feedback" / student / MODULE.slug / f"{MODULE.slug}.html").is_file()
+
+
+def test_a_careless_name_a_roster_a_copy_and_forgetting_a_wrong_name(term) -> None:
+    """After the term above (bob resubmitted ada's code): fay's notebook named `fay_final_v2.ipynb`
+    goes to fay, with a roster a file that names no one is not graded, the same code in two
+    submissions needs a human, and a student graded under a wrong name can be taken out again."""
+    course, _ = term
+    roster = course / "class-roster.csv"
+    roster.write_text("id,name,email\n" + "".join(f"{s},{s.title()},{s}@example.edu\n" for s in CLASS))
+    careless = course / "careless"
+    careless.mkdir()
+    shutil.copy2(course / "class" / "fay.ipynb", careless / "fay_final_v2.ipynb")
+    shutil.copy2(course / "class" / "dan.ipynb", careless / "nobody_hw2.ipynb")
+    run = tito(course, "grade", "02", "--from", "careless", "--roster", str(roster))
+    assert "took fay_final_v2.ipynb for student 'fay'" in run.stdout and "fay: 5/12" in run.stdout, run.stdout
+    assert "nobody_hw2.ipynb (as 'nobody') names no student of the roster: not graded" in run.stderr, run.stderr
+    log = max((course / "reports" / MODULE.slug / "logs").glob("*.log")).read_text()
+    assert "names no student of the roster" in log, "the warnings are in the run's log too"
+    report = (course / "reports" / MODULE.slug / "report.html").read_text()
+    attention = report.split("<h2>Needs a human")[1].split("<h2>")[0]
+    assert "same code" in attention and "as in ada&#x27;s submission" in attention, attention  # bob's resubmission
+
+    wrong = tito(course, "grade", "02", "--from", "careless", "--students", "nobody")
+    assert "nobody: 0/12" in wrong.stdout and "nobody" in totals_in(course)
+    forgot = tito(course, "forget", "02", "nobody")
+    assert "forgot nobody's 02_activations" in forgot.stdout
+    assert set(totals_in(course)) == set(CLASS)
+    assert list((course / ".tito" / "forgotten").glob(f"*/submitted/nobody/{MODULE.slug}/*.ipynb"))
+    from tito.build.release import nbgrader_api, nbgrader_environment
+
+    with nbgrader_environment():
+        students = {s["student"] for s in nbgrader_api(course).get_submissions(MODULE.slug)}
+    assert students == set(CLASS), students

@@ -170,7 +170,7 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
     from tito.grading.grade import grade_class
     from tito.grading.limits import Limits
     from tito.grading.results import plural, printable
-    from tito.grading.submissions import collect, in_shard
+    from tito.grading.submissions import collect, in_shard, matched_to_roster
     from tito.grading.submitted import parse_timestamp
 
     module = find_module(load_modules(root), args.module)
@@ -178,6 +178,11 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
     if folder is not None and not folder.is_dir():
         raise GradingError(f"{folder} is not a folder of notebooks")
     submissions, warnings = collect(root, module, folder)
+    if args.roster:
+        from tito.grading.lms import read_roster
+
+        submissions, unmatched = matched_to_roster(submissions, [row["id"] for row in read_roster(Path(args.roster))])
+        warnings += unmatched
     for warning in warnings:
         print(printable(f"warning: {warning}"), file=sys.stderr)
     if args.students:
@@ -195,7 +200,8 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
     }
     limits = Limits(**{name: value for name, value in given.items() if value is not None})
     submitted_at = parse_timestamp(args.submitted_at) if args.submitted_at else None
-    print(f"grading {plural(len(submissions), 'submission')} of {module.slug}, {args.jobs} at a time ...", flush=True)
+    at_once = f", {min(args.jobs, len(submissions))} at a time" if len(submissions) > 1 else ""
+    print(f"grading {plural(len(submissions), 'submission')} of {module.slug}{at_once} ...", flush=True)
     outcomes = grade_class(
         root,
         module,
@@ -205,6 +211,7 @@ def cmd_grade(args: argparse.Namespace, root: Path) -> int:
         sandboxed=not args.no_sandbox,
         say=lambda line: print(line, flush=True),
         submitted_at=submitted_at,
+        warnings=tuple(f"warning: {warning}" for warning in warnings),
     )
     failed = sum(bool(outcome.error) for outcome in outcomes)
     return 1 if failed else 0
@@ -218,14 +225,23 @@ def cmd_merge_grades(args: argparse.Namespace, root: Path) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace, root: Path) -> int:
+    from tito.grading.grade import forget
+
+    forget(root, find_module(load_modules(root), args.module), args.students, say=lambda line: print(line, flush=True))
+    return 0
+
+
 def cmd_grades(args: argparse.Namespace, root: Path) -> int:
     from tito.grading.grade import REPORTS_DIR
-    from tito.grading.lms import write_canvas_csv, write_course_table
+    from tito.grading.lms import not_final, write_canvas_csv, write_course_table
     from tito.grading.results import printable
 
     reports, modules = root / REPORTS_DIR, load_modules(root)
     path = write_course_table(reports, modules)
     print(f"every student's total per module: {path.relative_to(root)}")
+    for warning in not_final(reports, modules):
+        print(printable(f"warning: {warning}"), file=sys.stderr)
     if args.canvas:
         canvas, warnings = write_canvas_csv(reports, modules, Path(args.canvas))
         for warning in warnings:
@@ -267,9 +283,9 @@ def _add_student_commands(commands) -> None:
     )
     test_cmd.set_defaults(run=cmd_test)
     status_help = "per module: exercises attempted, tests passing, exported"
-    commands.add_parser("status", help=status_help).set_defaults(run=cmd_status)
+    commands.add_parser("status", help=status_help, description=status_help).set_defaults(run=cmd_status)
     doctor_help = "check the installation and say how to fix what is wrong"
-    commands.add_parser("doctor", help=doctor_help).set_defaults(run=cmd_doctor)
+    commands.add_parser("doctor", help=doctor_help, description=doctor_help).set_defaults(run=cmd_doctor)
     lab_cmd = commands.add_parser(
         "lab",
         help="start JupyterLab for this course: locked cells marked, students without nbgrader's instructor tools",
@@ -332,6 +348,12 @@ def _add_grading_commands(commands) -> None:
     )
     grade_cmd.add_argument("--students", nargs="+", metavar="ID", help="grade only these students")
     grade_cmd.add_argument(
+        "--roster",
+        metavar="ROSTER",
+        help="the class's roster CSV (id, name, email): each file is graded under the roster id its name holds, "
+        "and a file that names no one in it is not graded (said so)",
+    )
+    grade_cmd.add_argument(
         "--submitted-at",
         metavar="TIME",
         help="when these were submitted, e.g. '2026-12-01 23:59' (UTC, or with an offset); default: the time "
@@ -380,9 +402,16 @@ def _add_grading_commands(commands) -> None:
         help="each shard's course folder (or a copy of its reports/, autograded/, feedback/, submitted/)",
     )
     merge_cmd.set_defaults(run=cmd_merge_grades)
-    grades_cmd = commands.add_parser(
-        "grades", help="(instructors) every student's total per module (reports/course.csv), and a Canvas import"
+    forget_help = (
+        "(instructors) take students out of a module's results (a file graded under a wrong name): kept in "
+        ".tito/forgotten/, out of the gradebook and the reports"
     )
+    forget_cmd = commands.add_parser("forget", help=forget_help, description=forget_help)
+    forget_cmd.add_argument("module", help="the module's number or slug")
+    forget_cmd.add_argument("students", nargs="+", metavar="STUDENT", help="the students' ids as graded")
+    forget_cmd.set_defaults(run=cmd_forget)
+    grades_help = "(instructors) every student's total per module (reports/course.csv), and a Canvas import"
+    grades_cmd = commands.add_parser("grades", help=grades_help, description=grades_help)
     grades_cmd.add_argument(
         "--canvas",
         metavar="ROSTER",

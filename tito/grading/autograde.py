@@ -30,6 +30,7 @@ from tito.course.cells import (
     is_locked,
     nbgrader_meta,
     stub_progress,
+    unchanged_since_release,
 )
 from tito.course.registry import REGISTRY_FILE, SOURCE_DIR, Module
 from tito.course.verdict import ExerciseResult, Status, exercise_results, exercise_titles
@@ -77,6 +78,7 @@ class Outcome:
     autograded: str = ""  # the graded notebook's JSON
     feedback: str = ""  # the feedback page's HTML
     seconds: float = 0.0
+    answers: str = ""  # a digest of the code in its exercise cells, when any was written (same code, same digest)
     timestamp: str = ""  # when it was submitted (nbgrader's timestamp.txt)
     secret: str = ""  # its submission_secret.txt, which names its feedback file in the exchange
     seconds_late: float = 0.0  # past the module's due date in the gradebook, if it has one
@@ -193,6 +195,15 @@ def grade_submission(kit: ModuleKit, submission: Submission, scratch: str) -> Ou
     return outcome
 
 
+def answers_digest(notebook: dict) -> str:
+    """A digest of what the student wrote in the exercise cells, "" when they wrote nothing: two
+    submissions with one digest hold the same code, a copy a person should look at."""
+    written = [
+        cell_source(cell) for cell in notebook["cells"] if is_exercise(cell) and not unchanged_since_release(cell)
+    ]
+    return hashlib.sha256("\0".join(written).encode()).hexdigest()[:16] if written else ""
+
+
 def mark_not_graded(kit: ModuleKit, outcome: Outcome) -> None:
     """Every exercise of an outcome that could not be graded is an error, and the page says why."""
     outcome.exercises = ungraded_results(kit.release, Status.ERROR, outcome.error)
@@ -217,6 +228,7 @@ def _grade_into(kit: ModuleKit, submission: Submission, private: Path, outcome: 
     if dropped:
         outcome.notes.append(f"what the notebook nested deeper than {DEEPEST} levels was dropped ({dropped} values)")
     outcome.restored = restore_release(notebook, kit.release, kit.locked_sources)
+    outcome.answers = answers_digest(notebook)
     neutralize_markers(notebook)
     outcome.flags = flag_cells(notebook, kit.release, set(kit.test_names))
     write_private_course(kit, submission, notebook, private)

@@ -120,9 +120,12 @@ LOGS_DIR = "logs"
 
 
 @contextlib.contextmanager
-def logged(folder: Path, say: Callable[[str], None], what: str) -> Iterator[Callable[[str], None]]:
+def logged(
+    folder: Path, say: Callable[[str], None], what: str, said: tuple[str, ...] = ()
+) -> Iterator[Callable[[str], None]]:
     """`say`, also writing each line to the run's log file, reports/<module>/logs/<when>.log, which
-    starts with `what` ran and ends with how the run ended (the error or the stop included)."""
+    starts with `what` ran and the lines already `said` (the warnings about the files found), and
+    ends with how the run ended (the error or the stop included)."""
     logs = folder / LOGS_DIR
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / f"grade-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
@@ -134,6 +137,7 @@ def logged(folder: Path, say: Callable[[str], None], what: str) -> Iterator[Call
             log.flush()
 
         log.write(f"{what} (pid {os.getpid()}, {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        log.writelines(printable(line) + "\n" for line in said)
         try:
             yield both
         except BaseException as error:
@@ -194,6 +198,7 @@ def grade_class(
     sandboxed: bool,
     say: Callable[[str], None] = print,
     submitted_at: datetime.datetime | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> list[Outcome]:
     """Grade every submission, `jobs` at a time; record each in the course as it finishes; write the
     CSV and the report over every student of the module recorded so far, also when stopped.
@@ -207,7 +212,7 @@ def grade_class(
     folder = root / REPORTS_DIR / module.slug
     stops = Stops()
     with (
-        logged(folder, say, f"tito grade {module.slug}: {plural(len(submissions), 'submission')}") as tell,
+        logged(folder, say, f"tito grade {module.slug}: {plural(len(submissions), 'submission')}", warnings) as tell,
         grading_lock(root, tell),
         nbgrader_environment(),
         scratch_folder(root, tell) as scratch,
@@ -222,6 +227,7 @@ def grade_class(
             db_url = nbgrader_api(root).coursedir.db_url  # read once: nbgrader_config.py is loaded per call
             copy_assignment(kit, db_url)
             submissions = [record_submitted(root, module, s, submitted_at) for s in submissions]
+            say_file_times(submissions, tell)
             for outcome in _graded_in_pool(kit, submissions, jobs, str(scratch)):
                 with stops.deferred():
                     record(root, db_url, kit, outcome)
@@ -244,6 +250,8 @@ def grade_class(
             f"({60 * len(outcomes) / seconds:.1f} notebooks/min); reports/{module.slug}/: grades.csv, "
             f"grades-wide.csv, report.html, this run's log in logs/; feedback: feedback/<student>/{module.slug}/"
         )
+    if warnings:
+        say(f"{plural(len(warnings), 'warning')} about the files found (above, and in the log): some may need a human")
     return sorted(outcomes, key=lambda outcome: outcome.student)
 
 
@@ -291,6 +299,17 @@ def _graded_in_pool(kit: ModuleKit, submissions: list[Submission], jobs: int, sc
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def say_file_times(submissions: list[Submission], say: Callable[[str], None]) -> None:
+    """Say when submission times are only their files' times, which late penalties would then count."""
+    times = sorted(s.timestamp[:16] for s in submissions if s.time_from_file)
+    if times:
+        span = times[0] if times[0] == times[-1] else f"{times[0]} to {times[-1]}"
+        say(
+            f"note: {plural(len(times), 'submission')} recorded with the file's time ({span} UTC), which may be when "
+            "it was downloaded: give --submitted-at for the time it was handed in, or collect through the exchange"
+        )
 
 
 def say_outcome(outcome: Outcome, max_total: float, say: Callable[[str], None]) -> None:
@@ -380,12 +399,16 @@ def log_line(outcome: Outcome, max_total: float) -> str:
     return line + (f" ({'; '.join(groups)})" if groups else "")
 
 
+#: The order a student's line names what did not pass: what needs a look first.
+WORST_FIRST = (Status.ERROR, Status.TIMED_OUT, Status.FAILED, Status.PARTLY_DONE, Status.NOT_RUN, Status.NOT_ATTEMPTED)
+
+
 def not_passed(outcome: Outcome) -> dict[Status, list[str]]:
-    """The exercises that did not pass, by status, in the vocabulary's order."""
+    """The exercises that did not pass, by status, worst first."""
     found: dict[Status, list[str]] = {}
-    for status in Status:
+    for status in WORST_FIRST:
         numbers = [result.exercise for result in outcome.exercises if result.status is status]
-        if numbers and status is not Status.PASSED:
+        if numbers:
             found[status] = numbers
     return found
 
@@ -438,3 +461,41 @@ def merge_shards(root: Path, module: Module, shards: list[Path], say: Callable[[
             f"merged {plural(len(found), 'student')} of {module.slug} from {plural(len(shards), 'shard')} into reports/{module.slug}/"
         )
     return len(found)
+
+
+FORGOTTEN_DIR = ".tito/forgotten"
+
+
+def forget(root: Path, module: Module, students: list[str], say: Callable[[str], None] = print) -> Path:
+    """Take students out of a module's results (a file graded under a wrong name, a test run): their
+    outcome and their submitted/, autograded/ and feedback/ folders of the module move, never deleted,
+    to .tito/forgotten/<time>/; their submission leaves the gradebook (the student too, with no other);
+    the reports are made again. Returns the folder they were moved to."""
+    folder = root / REPORTS_DIR / module.slug
+    unknown = [student for student in students if not (folder / OUTCOMES_DIR / f"{student}.json").is_file()]
+    if unknown:
+        raise GradingError(f"no graded {module.slug} of {', '.join(unknown)} in {folder / OUTCOMES_DIR}")
+    kept = root / FORGOTTEN_DIR / f"{module.slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with (
+        logged(folder, say, f"tito forget {module.slug} " + " ".join(students)) as tell,
+        grading_lock(root, tell),
+        nbgrader_environment(),
+    ):
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(nbgrader_api(root).coursedir.db_url) as gradebook:
+            for student in students:
+                places = [folder / OUTCOMES_DIR / f"{student}.json"]
+                places += [root / part / student / module.slug for part in ("submitted", "autograded", "feedback")]
+                for place in places:
+                    if place.exists():
+                        target = kept / place.relative_to(root)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.move(str(place), str(target))
+                with contextlib.suppress(MissingEntry):
+                    gradebook.remove_submission(module.slug, student)
+                    if not gradebook.find_student(student).submissions:
+                        gradebook.remove_student(student)
+                tell(f"forgot {student}'s {module.slug}: kept in {kept.relative_to(root)}")
+        write_reports(folder, module, float(module.points))
+    return kept

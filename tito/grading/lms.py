@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tito.grading.autograde import Outcome
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
-ROSTER_COLUMNS = ("id", "name", "email")  # required; canvas_id, sis_user_id and section may follow
+ROSTER_COLUMNS = ("id", "name", "email")  # required; canvas_id, sis_user_id, sis_login_id and section may follow
 
 
 def module_outcomes(reports: Path, modules: list[Module]) -> dict[str, dict[str, Outcome]]:
@@ -49,7 +49,7 @@ def write_course_table(reports: Path, modules: list[Module]) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student", *(module.slug for module in graded), "total", "max_total", "needs a human"])
-        writer.writerow(["(points possible)", *(f"{module.points:g}" for module in graded), f"{maximum:g}", "", ""])
+        writer.writerow(["(points possible)", *(f"{m.points:g}" for m in graded), f"{maximum:g}", f"{maximum:g}", ""])
         for student in sorted(outcomes):
             scores = [total(outcomes[student].get(module.slug)) for module in graded]
             cells = ["" if score is None else f"{score:g}" for score in scores]
@@ -75,7 +75,7 @@ def read_roster(path: Path) -> list[dict[str, str]]:
     if not rows or missing:
         raise GradingError(
             f"the roster {path} needs a header row with the columns {', '.join(ROSTER_COLUMNS)} "
-            f"(optional: canvas_id, sis_user_id, section){'; missing: ' + ', '.join(missing) if rows else '; it is empty'}"
+            f"(optional: canvas_id, sis_user_id, sis_login_id, section){'; missing: ' + ', '.join(missing) if rows else '; it is empty'}"
         )
     roster = [{key.strip().lower(): (value or "").strip() for key, value in row.items() if key} for row in rows]
     seen: set[str] = set()
@@ -103,7 +103,8 @@ def write_canvas_csv(reports: Path, modules: list[Module], roster_path: Path) ->
         writer.writerow(["Points Possible", "", "", "", "", *(f"{m.points:g}" for m in graded)])
         for row in roster:
             scores = {m.slug: total(outcomes.get(row["id"], {}).get(m.slug)) for m in graded}
-            identity = [row["name"], row.get("canvas_id", ""), row.get("sis_user_id") or row["id"], row["email"]]
+            identity = [row["name"], row.get("canvas_id", ""), row.get("sis_user_id") or row["id"]]
+            identity.append(row.get("sis_login_id", ""))  # not the email: many schools' logins differ
             cells = [*identity, row.get("section", "")]
             cells += ["" if scores.get(m.slug) is None else f"{scores[m.slug]:g}" for m in graded]
             writer.writerow([cell_text(cell) for cell in cells])
@@ -120,12 +121,18 @@ def write_canvas_csv(reports: Path, modules: list[Module], roster_path: Path) ->
     for row in roster:
         missing = [m.slug for m in graded if total(outcomes.get(row["id"], {}).get(m.slug)) is None]
         if missing:
-            warnings.append(f"{row['id']} ({row['name']}) has no grade in {', '.join(missing)}: left blank")
-    attention = sorted(
-        {slug for student in listed for slug, o in outcomes.get(student, {}).items() if needs_a_human(o)}
-    )
-    for slug in attention:
-        warnings.append(
-            f"some students' {slug} needs a human before these grades are final: reports/{slug}/report.html"
-        )
+            warnings.append(
+                f"{row['id']} ({row['name']}) has no grade in {', '.join(missing)}: left blank, which Canvas shows as "
+                "not graded (not 0)"
+            )
     return path, warnings
+
+
+def not_final(reports: Path, modules: list[Module]) -> list[str]:
+    """A warning per module where someone still needs a human (its report says who and why)."""
+    outcomes = module_outcomes(reports, modules)
+    attention = sorted({slug for found in outcomes.values() for slug, o in found.items() if needs_a_human(o)})
+    return [
+        f"some students' {slug} needs a human before these grades are final: reports/{slug}/report.html"
+        for slug in attention
+    ]

@@ -18,15 +18,18 @@ from tito.grading.results import plural, reason
 ATTEMPTED = (Status.PASSED, Status.FAILED, Status.PARTLY_DONE, Status.TIMED_OUT, Status.ERROR, Status.NOT_RUN)
 
 
-def needs_a_human(outcome) -> list[tuple[str, str]]:
-    """(why, what) for each thing in one student's grading that a person should look at."""
+def needs_a_human(outcome, same_answers: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(why, what) for each thing in one student's grading that a person should look at;
+    `same_answers`: the other students whose exercise cells hold exactly the same code."""
     found = []
+    if same_answers:
+        found.append(("same code", f"every exercise cell as in {', '.join(same_answers)}'s submission"))
     if outcome.error:
         found.append(("not graded", outcome.error))
     else:
         for result in outcome.exercises:
             if result.status is Status.ERROR:
-                found.append(("stopped", f"Exercise {result.exercise}: {reason(result.detail)}"))
+                found.append(("error", f"Exercise {result.exercise}: {reason(result.detail)}"))
             elif result.status is Status.TIMED_OUT:
                 found.append(("timed out", f"Exercise {result.exercise}: {reason(result.detail)}"))
         if outcome.exercises and all(result.status is Status.NOT_ATTEMPTED for result in outcome.exercises):
@@ -43,6 +46,20 @@ def needs_a_human(outcome) -> list[tuple[str, str]]:
     return found
 
 
+def same_answers(outcomes: list) -> dict[str, tuple[str, ...]]:
+    """student -> the other students who wrote exactly the same code in the exercise cells."""
+    by_digest: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        if outcome.answers:
+            by_digest.setdefault(outcome.answers, []).append(outcome.student)
+    return {
+        student: tuple(other for other in group if other != student)
+        for group in by_digest.values()
+        if len(group) > 1
+        for student in group
+    }
+
+
 def feedback_link(module: Module, student: str) -> str:
     """The student's feedback page, relative to reports/<module>/report.html."""
     return f"../../feedback/{quote(student)}/{module.slug}/{module.slug}.html"
@@ -54,7 +71,8 @@ def write_report(folder: Path, module: Module, outcomes: list, max_total: float)
     graded = [outcome for outcome in outcomes if not outcome.error]
     _histogram(folder / "totals.png", [outcome.total for outcome in graded], max_total, module)
     exercises = [grade.exercise for grade in outcomes[0].exercises] if outcomes else []
-    attention = {outcome.student: needs_a_human(outcome) for outcome in outcomes}
+    twins = same_answers(outcomes)
+    attention = {outcome.student: needs_a_human(outcome, twins.get(outcome.student, ())) for outcome in outcomes}
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{escape(module.slug)}: class report</title>
 <style>body{{font-family:sans-serif;max-width:72em;margin:2em auto}} td,th{{padding:.2em .5em;text-align:left;border-bottom:1px solid #ddd}}
@@ -104,7 +122,11 @@ def _status_cell(result) -> str:
 
 
 def _students(module: Module, outcomes: list, attention: dict, exercises: list[str], max_total: float) -> str:
-    head = "".join(f"<th>{escape(number)}</th>" for number in exercises)
+    titles = {result.exercise: result.title for o in outcomes for result in o.exercises}
+    head = "".join(
+        f"<th title='{escape(titles.get(number, ''), quote=True)}'>{escape(number)}<br><small>{escape(titles.get(number, ''))}</small></th>"
+        for number in exercises
+    )
     rows = []
     for o in outcomes:
         cells = {result.exercise: _status_cell(result) for result in o.exercises}
@@ -137,13 +159,13 @@ def _exercises(graded: list, exercises: list[str]) -> str:
         common = f"{failures.most_common(1)[0][0]} ({failures.most_common(1)[0][1]}×)" if failures else ""
         stopped = counts[Status.TIMED_OUT] + counts[Status.ERROR] + counts[Status.NOT_RUN]
         rows.append(
-            f"<tr><td>{escape(number)}</td><td>{mean:.2f} / {maximum:g}</td><td>{counts[Status.PASSED]}</td>"
+            f"<tr><td>{escape(number)} {escape(grades[0].title if grades else '')}</td><td>{mean:.2f} / {maximum:g}</td><td>{counts[Status.PASSED]}</td>"
             f"<td>{counts[Status.FAILED]}</td><td>{counts[Status.PARTLY_DONE]}</td><td>{counts[Status.NOT_ATTEMPTED]}</td>"
             f"<td>{stopped}</td><td>{escape(common)}</td></tr>"
         )
     return (
         "<table><tr><th>exercise</th><th>mean</th><th>passed</th><th>failed</th><th>partly done</th>"
-        "<th>not attempted</th><th>stopped or timed out</th><th>most common failure among those who attempted it</th></tr>"
+        "<th>not attempted</th><th>error or timed out</th><th>most common failure among those who attempted it</th></tr>"
         f"{''.join(rows)}</table>"
     )
 

@@ -34,6 +34,7 @@ def save_outcome(folder: Path, outcome) -> None:
         "timestamp": outcome.timestamp,
         "seconds_late": outcome.seconds_late,
         "late_penalty": outcome.late_penalty,
+        "answers": outcome.answers,
     }
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(fields, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -65,6 +66,7 @@ def load_outcome(path: Path):
         timestamp=fields.get("timestamp", ""),
         seconds_late=fields.get("seconds_late", 0.0),
         late_penalty=fields.get("late_penalty", 0.0),
+        answers=fields.get("answers", ""),
     )
 
 
@@ -83,7 +85,7 @@ def cell_text(text: str) -> str:
 
 def reason(detail: str) -> str:
     """The first line of a result's message, as a CSV cell or a report line holds it."""
-    return (detail.splitlines() or [""])[0][:300]
+    return (detail.splitlines() or [""])[0].replace("`", "")[:300]  # the notebook's Markdown code marks, gone
 
 
 def write_csv(path: Path, module: Module, outcomes: list) -> None:

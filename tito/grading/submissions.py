@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tito.course.registry import Module
@@ -32,6 +32,7 @@ class Submission:
     warning: str = ""  # how the file was matched, when its name was not the expected one
     timestamp: str = ""  # when it was submitted, as nbgrader writes it (tito.grading.submitted)
     secret: str = ""  # the submission_secret.txt nbgrader names its feedback file by
+    time_from_file: bool = False  # its time is only its file's (which may be when it was downloaded)
 
 
 def _words(text: str) -> list[str]:
@@ -50,14 +51,41 @@ def student_id(name: str) -> str:
     return re.sub("_+", "_", kept).strip("._").lstrip("=+-@")  # no hidden file, no spreadsheet formula
 
 
+# Words students and their tools add to a file's name that name no one: `fay_final_v2`, `bob (copy)`.
+CARELESS_WORDS = {
+    "copy",
+    "of",
+    "final",
+    "draft",
+    "submission",
+    "submit",
+    "submitted",
+    "version",
+    "notebook",
+    "assignment",
+    "homework",
+    "hw",
+    "module",
+    "done",
+    "finished",
+    "complete",
+    "completed",
+    "new",
+    "latest",
+    "fixed",
+    "updated",
+}
+
+
 def student_from_file_name(stem: str, module: Module) -> str:
-    """`alice_01_Tensor` -> `alice`: the file name less the module's number and name, and copy marks."""
-    module_words = (
-        set(_words(module.slug))
-        | set(_words(module.title))
-        | {str(module.number), f"{module.number:02d}", "copy", "of"}
-    )
-    kept = [word for word in _words(re.sub(r"\(\d+\)", " ", stem)) if word not in module_words]
+    """`alice_01_Tensor` -> `alice`, `fay_final_v2` -> `fay`: the file name less the module's number
+    and name, copy marks, versions (`v2`, `hw2`) and the words students add (CARELESS_WORDS)."""
+    module_words = set(_words(module.slug)) | set(_words(module.title)) | {str(module.number), f"{module.number:02d}"}
+    kept = [
+        word
+        for word in _words(re.sub(r"\(\d+\)", " ", stem))
+        if word not in module_words | CARELESS_WORDS and not re.fullmatch(r"(v|hw|version)\d+", word)
+    ]
     return "_".join(kept)
 
 
@@ -203,6 +231,39 @@ def collect(root: Path, module: Module, folder: Path | None = None) -> tuple[lis
         names = " and ".join(path.name for path, _, _ in candidates)
         warnings.append(f"{names} all name the student {student!r}: none is graded; keep one, or rename the others")
     return submissions, warnings
+
+
+def matched_to_roster(submissions: list[Submission], roster: list[str]) -> tuple[list[Submission], list[str]]:
+    """Each submission under an id of the roster: its name when it is one, else the one id its name
+    holds (`fay_smith` -> `fay` when only `fay` fits); one that fits none, or several, is not graded,
+    and neither are two that land on one id. Returns them and the warnings that say so."""
+    ids = set(roster)
+    by_id: dict[str, list[Submission]] = {}
+    warnings: list[str] = []
+    for submission in submissions:
+        name = submission.student
+        fits = [name] if name in ids else sorted(i for i in ids if i in name.split("_") or name.startswith(f"{i}_"))
+        if len(fits) != 1:
+            which = f"fits {', '.join(fits)}" if fits else "names no student of the roster"
+            warnings.append(f"{submission.notebook.name} (as {name!r}) {which}: not graded; rename it to <id>.ipynb")
+            continue
+        if fits[0] != name:
+            note = f"took {submission.notebook.name} for the roster's {fits[0]!r}"
+            submission = replace(
+                submission, student=fits[0], warning="; ".join(filter(None, [submission.warning, note]))
+            )
+        by_id.setdefault(fits[0], []).append(submission)
+    kept = []
+    for student, found in sorted(by_id.items()):
+        if len(found) > 1:
+            names = " and ".join(s.notebook.name for s in found)
+            warnings.append(f"{names} all name the student {student!r}: none is graded; keep one, or rename the others")
+        else:
+            kept.extend(found)
+    missing = sorted(ids - set(by_id))
+    if missing:
+        warnings.append(f"no submission here from {', '.join(missing)} (in the roster)")
+    return kept, warnings
 
 
 def in_shard(student: str, shard: tuple[int, int] | None) -> bool:

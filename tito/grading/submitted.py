@@ -99,13 +99,21 @@ def record_submitted(
             warning = "; ".join(
                 filter(None, [warning, f"its {TIMESTAMP_FILE} is not a time: took the notebook file's"])
             )
+    from_file = moment is None
     moment = moment or _file_time(timing)
     secret = _small_file(timing.parent / SECRET_FILE)
     secret = secret if secret.isalnum() else secrets.token_hex(64)
     stamps = {TIMESTAMP_FILE: timestamp_text(moment), SECRET_FILE: secret}
     for name, text in stamps.items():  # always written: nbgrader's files and the gradebook then agree
         _write_whole(folder / name, text.encode())
-    return replace(submission, notebook=notebook, timestamp=stamps[TIMESTAMP_FILE], secret=secret, warning=warning)
+    return replace(
+        submission,
+        notebook=notebook,
+        timestamp=stamps[TIMESTAMP_FILE],
+        secret=secret,
+        warning=warning,
+        time_from_file=from_file,
+    )
 
 
 def _write_whole(path: Path, content: bytes) -> None:
