@@ -1,11 +1,12 @@
-"""Benchmark: seconds per MNIST epoch (batch 64) of the 784 -> 128 -> 10 MLP, trained by
-(a) the tinytorch reference export (DataLoader, autograd, SGD), (b) the same step written by hand
-in numpy (the floor of this design), and (c) PyTorch when it is installed. Figures, not a test:
+"""Benchmark: microseconds per training step of the MNIST 784 -> 128 -> ReLU -> 10 MLP (SGD, momentum
+0.9, float32) at each batch size, trained by (a) the tinytorch reference export (DataLoader,
+autograd, SGD), (b) the same step written by hand in numpy (the floor of this design), and (c)
+PyTorch when it is installed; and the ratio of each to the floor. Figures, not a test:
 
-    python tests/benchmark_mnist.py [--steps 300] [--rounds 5]
+    python tests/benchmark_mnist.py [--batches 1 16 64 256 1024] [--steps 200] [--rounds 5]
 
 One BLAS thread for all, contenders interleaved in one process (a busy machine slows them alike),
-the best round of each reported; each trains for the same number of steps on the same batches.
+the median round of each reported; each trains for the same number of steps on the same batches.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-BATCH, STEPS_PER_EPOCH = 64, 60000 // 64 + 1
 
 
 def reference_tinytorch():
@@ -38,14 +38,12 @@ def reference_tinytorch():
     return tinytorch
 
 
-def tinytorch_trainer(tt, X, y, steps):
-    from tinytorch.core.layers import manual_seed
-
-    manual_seed(0)
+def tinytorch_trainer(tt, X, y, steps, batch):
+    tt.manual_seed(0)
     model = tt.Sequential(tt.Linear(784, 128), tt.ReLU(), tt.Linear(128, 10))
     optimizer = tt.SGD(model.parameters(), lr=0.05, momentum=0.9)
     loss_fn = tt.CrossEntropyLoss()
-    loader = tt.DataLoader(tt.TensorDataset(X, y), batch_size=BATCH, shuffle=True, seed=0)
+    loader = tt.DataLoader(tt.TensorDataset(X, y), batch_size=batch, shuffle=True, seed=0, drop_last=True)
 
     def run():
         batches = iter(loader)
@@ -59,7 +57,7 @@ def tinytorch_trainer(tt, X, y, steps):
     return run
 
 
-def numpy_trainer(X, y, steps):
+def numpy_trainer(X, y, steps, batch):
     rng = np.random.default_rng(0)
     W1 = (rng.normal(size=(784, 128)) * np.sqrt(2 / 784)).astype(np.float32)
     W2 = (rng.normal(size=(128, 10)) * np.sqrt(2 / 128)).astype(np.float32)
@@ -70,7 +68,7 @@ def numpy_trainer(X, y, steps):
 
     def run():
         for step in range(steps):
-            index = order[step * BATCH : (step + 1) * BATCH]
+            index = order[step * batch : (step + 1) * batch]
             xb, yb = X[index], y[index]
             hidden = xb @ W1 + b1
             active = np.maximum(hidden, 0)
@@ -93,7 +91,7 @@ def numpy_trainer(X, y, steps):
     return run
 
 
-def torch_trainer(X, y, steps):
+def torch_trainer(X, y, steps, batch):
     try:
         import torch
     except ImportError:
@@ -108,7 +106,7 @@ def torch_trainer(X, y, steps):
 
     def run():
         for step in range(steps):
-            index = order[step * BATCH : (step + 1) * BATCH]
+            index = order[step * batch : (step + 1) * batch]
             optimizer.zero_grad()
             loss = loss_fn(model(X_t[index]), y_t[index])
             loss.backward()
@@ -117,36 +115,49 @@ def torch_trainer(X, y, steps):
     return run
 
 
+def medians(contenders: dict, rounds: int) -> dict[str, float]:
+    """Each contender's median seconds over `rounds`, the contenders interleaved in every round."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for run in contenders.values():
+        run()  # warm up
+    for _ in range(rounds):
+        for name, run in contenders.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(found)) for name, found in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256, 1024])
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     options = parser.parse_args()
     tt = reference_tinytorch()
     (X, y), _ = tt.load_mnist()
     X = X.reshape(len(X), -1)
-    contenders = {
-        "tinytorch (reference)": tinytorch_trainer(tt, X, y, options.steps),
-        "numpy by hand": numpy_trainer(X, y, options.steps),
-    }
-    if (torch_run := torch_trainer(X, y, options.steps)) is not None:
-        contenders["PyTorch (CPU)"] = torch_run
-    best = dict.fromkeys(contenders, float("inf"))
-    for run in contenders.values():
-        run()  # warm up
-    for _ in range(options.rounds):
-        for name, run in contenders.items():
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    floor = best["numpy by hand"]
     print(
-        f"MNIST 784 -> 128 -> 10, batch {BATCH}, SGD momentum 0.9; {options.steps} steps x {options.rounds} rounds, best round; 1 BLAS thread"
+        f"MNIST 784 -> 128 -> ReLU -> 10, SGD momentum 0.9, float32; µs per step, median of {options.rounds} rounds; "
+        "1 BLAS thread"
     )
-    for name, seconds in best.items():
-        per_epoch = seconds / options.steps * STEPS_PER_EPOCH
+    header = "| batch | tinytorch reference | numpy by hand (the floor) | PyTorch CPU | tinytorch / numpy | PyTorch / numpy |"
+    print(header + "\n" + "| --- " * 6 + "|")
+    for batch in options.batches:
+        steps = min(options.steps, len(X) // batch)
+        contenders = {
+            "tinytorch": tinytorch_trainer(tt, X, y, steps, batch),
+            "numpy": numpy_trainer(X, y, steps, batch),
+        }
+        if (torch_run := torch_trainer(X, y, steps, batch)) is not None:
+            contenders["torch"] = torch_run
+        found = {name: seconds / steps * 1e6 for name, seconds in medians(contenders, options.rounds).items()}
+        floor = found["numpy"]
+        torch_cells = (f"{found['torch']:,.0f}", f"{found['torch'] / floor:.2f}") if "torch" in found else ("-", "-")
         print(
-            f"  {name:22s} {seconds / options.steps * 1e3:6.3f} ms/step  {per_epoch:6.2f} s/epoch  {seconds / floor:5.2f}x the numpy floor"
+            f"| {batch:,} | {found['tinytorch']:,.0f} | {floor:,.0f} | {torch_cells[0]} | "
+            f"{found['tinytorch'] / floor:.2f} | {torch_cells[1]} |",
+            flush=True,
         )
 
 
