@@ -5,11 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# One BLAS thread in the suite and every kernel it starts: two workers each running kernels with a
-# thread per core would oversubscribe the cores (OpenBLAS's threads spin while they wait).
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
-
 import pytest
 from helpers import ROOT, copy_course, exported_reference, make_course
 
@@ -17,6 +12,11 @@ from tito.build.release import release
 from tito.course.registry import SOURCE_DIR, Module
 from tito.grading.sandbox import bubblewrap
 from tito.student.testing import run_notebook
+
+# One BLAS thread in the suite and every kernel and process it starts: two workers each running kernels with a
+# thread per core would oversubscribe the cores (OpenBLAS's threads spin while they wait).
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 
 @pytest.fixture
