@@ -2431,13 +2431,12 @@ def results_of_run(tmp_path_factory: pytest.TempPathFactory, reference_path: str
     The kernels import the reference of the earlier modules, as when grading."""
     cache: dict[tuple[int, str], dict[str, ExerciseResult]] = {}
 
-    def execute(module: Module, run: str, folder: Path) -> dict[str, ExerciseResult]:
+    def execute(module: Module, run: str, folder: Path) -> dict:
         answers = solutions(module)
         for change in (w for w in WRONG_ANSWERS + RIGHT_ANSWERS if w.run == run and w.module == module):
             assert answers[change.exercise].count(change.old) == 1, f"{change.id}: the text to replace must occur once"
             answers[change.exercise] = answers[change.exercise].replace(change.old, change.new)
-        executed = run_notebook(notebook_with(module, answers, folder), env={"PYTHONPATH": reference_path})
-        return {result.exercise: result for result in exercise_results(executed)}
+        return run_notebook(notebook_with(module, answers, folder), env={"PYTHONPATH": reference_path})
 
     def results(module: Module, run: str) -> dict[str, ExerciseResult]:
         if (module.number, run) not in cache:  # every run of the module, two kernels at a time
@@ -2447,7 +2446,10 @@ def results_of_run(tmp_path_factory: pytest.TempPathFactory, reference_path: str
                 done = dict(
                     zip(runs, pool.map(lambda name, folder: execute(module, name, folder), runs, folders), strict=True)
                 )
-            cache.update({(module.number, name): found for name, found in done.items()})
+            # judged here, not in the threads: CPython 3.11's ast.parse is not safe in two threads at once
+            # ("AST constructor recursion depth mismatch")
+            for name, executed in done.items():
+                cache[module.number, name] = {result.exercise: result for result in exercise_results(executed)}
         return cache[module.number, run]
 
     return results
