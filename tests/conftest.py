@@ -63,28 +63,7 @@ def scratch_course(released_course: Path, tmp_path: Path) -> Path:
 SLOW_FIXTURES = {"executed_solution", "released_course", "scratch_course", "reference_path"}
 
 
-# The files that take longest, longest first: xdist hands out whole files in collection order, so
-# starting with these leaves only short files for the end, when the other workers would be idle.
-LONGEST_FIRST = (
-    "test_grade_class.py",
-    "test_wrong_answers.py",
-    "test_grading.py",
-    "test_instructor_term.py",
-    "test_reference.py",
-    "test_student_copy.py",
-    "test_cli.py",
-    "test_grade_stops.py",
-    "test_exchange.py",
-    "test_browser.py",
-    "test_milestones.py",
-    "test_alternative_library.py",
-    "test_notebooks.py",
-)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
     no_sandbox = pytest.mark.skip(reason="bubblewrap is not installed (.ci/run installs it)")
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
