@@ -53,11 +53,8 @@ def write_course_table(reports: Path, modules: list[Module]) -> Path:
         for student in sorted(outcomes):
             scores = [total(outcomes[student].get(module.slug)) for module in graded]
             cells = ["" if score is None else f"{score:g}" for score in scores]
-            attention = "; ".join(
-                f"{slug}: {', '.join(sorted({why for why, _ in needs_a_human(outcome)}))}"
-                for slug, outcome in outcomes[student].items()
-                if needs_a_human(outcome)
-            )
+            reasons = {slug: sorted({why for why, _ in needs_a_human(o)}) for slug, o in outcomes[student].items()}
+            attention = "; ".join(f"{slug}: {', '.join(whys)}" for slug, whys in reasons.items() if whys)
             row = [student, *cells, f"{sum(score or 0.0 for score in scores):g}", f"{maximum:g}", attention]
             writer.writerow([cell_text(cell) for cell in row])
     return path
