@@ -55,7 +55,7 @@ ALTERNATIVES = [
     Alternative("01.8", "    return self.transpose()", "    return self.transpose(*reversed(range(self.ndim)))"),
     Alternative(
         "01.9",
-        "    if isinstance(index, tuple):\n        index = tuple(_unwrap(part) for part in index)\n    else:\n        index = _unwrap(index)\n",
+        "    if isinstance(index, tuple):\n        index = tuple([_unwrap(part) for part in index])\n    else:\n        index = _unwrap(index)\n",
         "",
     ),
     Alternative("01.10", "return Tensor(np.exp(self.data))", "return Tensor(np.power(np.e, self.data))"),
@@ -127,7 +127,7 @@ ALTERNATIVES = [
         "return Tensor((labels[..., None] == np.arange(num_classes)).astype(np.float32))",
     ),
     Alternative(
-        "04.3", "    if not np.issubdtype(targets.dtype, np.integer):", '    if targets.dtype.kind not in "iu":'
+        "04.3", '    if targets.dtype.kind not in "iu":', "    if not np.issubdtype(targets.dtype, np.integer):"
     ),
     Alternative(
         "04.4",
@@ -174,8 +174,8 @@ ALTERNATIVES = [
     ),
     Alternative(
         "05.10",
-        "        gradient = Softmax()(Tensor(logits.data)).data  # your Module 02 softmax: a fresh array, changed in place below\n",
-        "        gradient = np.exp(logits.data - logits.data.max(axis=1, keepdims=True))\n        gradient /= gradient.sum(axis=1, keepdims=True)\n",
+        "        x = logits.data\n        gradient = np.exp(x - x.max(axis=1, keepdims=True))\n        gradient /= gradient.sum(axis=1, keepdims=True)\n",
+        "        gradient = Softmax()(Tensor(logits.data)).data  # your Module 02 softmax: a fresh array\n",
     ),
     Alternative(  # Kahn's algorithm: a tensor comes once every tensor that uses it has come
         "05.11",
@@ -190,9 +190,10 @@ ALTERNATIVES = [
             continue
         visited.add(id(tensor))
         stack.append((tensor, True))
-        if tensor.grad_fn is not None:
-            for value in tensor.grad_fn.inputs:
-                if isinstance(value, Tensor) and value.requires_grad and id(value) not in visited:
+        node = tensor.grad_fn
+        if node is not None:
+            for value, needs in zip(node.inputs, node.needs_grad):
+                if needs and id(value) not in visited:
                     stack.append((value, False))
     order.reverse()
     return order""",

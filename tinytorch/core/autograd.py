@@ -63,15 +63,15 @@ class Function:
         """Run forward(*args, **kwargs); record a node when recording is on and an input requires grad."""
         if not GradMode.enabled:
             return forward(*args, **kwargs)
-        needs_grad = tuple(isinstance(value, Tensor) and value.requires_grad for value in args)
-        if not any(needs_grad):
+        needs_grad = tuple([isinstance(value, Tensor) and value.requires_grad for value in args])
+        if True not in needs_grad:
             return forward(*args, **kwargs)
-        previous, GradMode.enabled = GradMode.enabled, False  # the operations inside forward are covered by this one node
+        GradMode.enabled = False  # the operations inside forward are covered by this one node
         try:
             output = forward(*args, **kwargs)
         finally:
-            GradMode.enabled = previous
-        if output.dtype.kind != "f":  # booleans and integers (a comparison, an argmax) carry no gradient
+            GradMode.enabled = True
+        if output.data.dtype.kind != "f":  # booleans and integers (a comparison, an argmax) carry no gradient
             return output
         output.requires_grad = True
         output.grad_fn = cls(args, kwargs, output.data, needs_grad)
@@ -163,7 +163,8 @@ class Add(Function):
     """a + b (either order): each input gets the output's gradient, summed down to its shape."""
 
     def backward(self, grad: np.ndarray) -> tuple:
-        return tuple(unbroadcast(grad, value.shape) if needs else None for value, needs in zip(self.inputs, self.needs_grad))
+        (a, b), (needs_a, needs_b) = self.inputs, self.needs_grad
+        return (unbroadcast(grad, a.shape) if needs_a else None, unbroadcast(grad, b.shape) if needs_b else None)
 
 
 @differentiates("Tensor.broadcast_to")

@@ -144,7 +144,8 @@ class Sequential(Module):
         raise NotImplementedError("Exercise 03.6: Sequential.__len__")
 
     def __iter__(self):
-        return (getattr(self, str(index)) for index in range(len(self)))
+        layers = vars(self)
+        return iter([layers[str(index)] for index in range(len(self))])
 
     def __getitem__(self, index):
         # TODO: an int gives that layer (negative ints from the end); a slice gives a Sequential of those layers.

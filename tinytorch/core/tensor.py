@@ -34,9 +34,11 @@ def apply(operation, forward, *args, **kwargs):
     name in GRAD_RULES; the rule then runs the same `forward` and records it in the graph.
     One forward per operation (yours, from this module), one backward (Module 05's).
     """
-    rule = find_rule(operation)
+    rule = GRAD_RULES.get(operation) if operation.__class__ is str else None
     if rule is None:
-        return forward(*args, **kwargs)
+        rule = find_rule(operation)
+        if rule is None:
+            return forward(*args, **kwargs)
     return rule.apply(forward, *args, **kwargs)
 
 
@@ -218,10 +220,10 @@ class Tensor:
         """A Tensor holding `array` itself, not a copy (as torch.from_numpy does), for code that has just
         made the array and hands it over, saving the copy Tensor(array) makes. A floating array of
         another dtype is converted to float_dtype (that makes one copy)."""
-        tensor = cls(0.0)  # a fresh tensor: requires_grad False, grad None ...
         if array.dtype.kind == "f" and array.dtype != cls.float_dtype:
             array = array.astype(cls.float_dtype)
-        tensor.data = array  # ... holding the array itself
+        tensor = cls.__new__(cls)  # what __init__ stores, without its copy
+        tensor.data, tensor.requires_grad, tensor.grad = array, False, None
         return tensor
 
     def detach(self) -> "Tensor":
