@@ -17,10 +17,11 @@ import os
 os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from tito.student.profile import TrainingStep, interleaved_medians, numpy_step
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,60 +39,8 @@ def reference_tinytorch():
     return tinytorch
 
 
-def tinytorch_trainer(tt, X, y, steps, batch):
-    tt.manual_seed(0)
-    model = tt.Sequential(tt.Linear(784, 128), tt.ReLU(), tt.Linear(128, 10))
-    optimizer = tt.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    loss_fn = tt.CrossEntropyLoss()
-    loader = tt.DataLoader(tt.TensorDataset(X, y), batch_size=batch, shuffle=True, seed=0, drop_last=True)
-
-    def run():
-        batches = iter(loader)
-        for _ in range(steps):
-            xb, yb = next(batches)
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-
-    return run
-
-
-def numpy_trainer(X, y, steps, batch):
-    rng = np.random.default_rng(0)
-    W1 = (rng.normal(size=(784, 128)) * np.sqrt(2 / 784)).astype(np.float32)
-    W2 = (rng.normal(size=(128, 10)) * np.sqrt(2 / 128)).astype(np.float32)
-    b1, b2 = np.zeros(128, np.float32), np.zeros(10, np.float32)
-    params = [W1, b1, W2, b2]
-    velocity = [np.zeros_like(p) for p in params]
-    order = rng.permutation(len(X))
-
-    def run():
-        for step in range(steps):
-            index = order[step * batch : (step + 1) * batch]
-            xb, yb = X[index], y[index]
-            hidden = xb @ W1 + b1
-            active = np.maximum(hidden, 0)
-            logits = active @ W2 + b2
-            p = np.exp(logits - logits.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            rows = np.arange(len(yb))
-            float(
-                -np.log(p[rows, yb]).mean()
-            )  # the loss, which every training step reports (the others compute it too)
-            p[rows, yb] -= 1
-            p /= len(yb)
-            d_hidden = (p @ W2.T) * (hidden > 0)
-            grads = [xb.T @ d_hidden, d_hidden.sum(axis=0), active.T @ p, p.sum(axis=0)]
-            for param, v, g in zip(params, velocity, grads, strict=True):
-                v *= 0.9
-                v += g
-                param -= 0.05 * v
-
-    return run
-
-
-def torch_trainer(X, y, steps, batch):
+def torch_step(X, y, batch):
+    """PyTorch's step of the same network, or None when PyTorch is not installed."""
     try:
         import torch
     except ImportError:
@@ -103,29 +52,18 @@ def torch_trainer(X, y, steps, batch):
     loss_fn = torch.nn.CrossEntropyLoss()
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(X)))
+    position = [0]
 
-    def run():
-        for step in range(steps):
-            index = order[step * batch : (step + 1) * batch]
-            optimizer.zero_grad()
-            loss = loss_fn(model(X_t[index]), y_t[index])
-            loss.backward()
-            optimizer.step()
+    def step():
+        start = position[0] if position[0] + batch <= len(X) else 0
+        position[0] = start + batch
+        index = order[start : start + batch]
+        optimizer.zero_grad()
+        loss = loss_fn(model(X_t[index]), y_t[index])
+        loss.backward()
+        optimizer.step()
 
-    return run
-
-
-def medians(contenders: dict, rounds: int) -> dict[str, float]:
-    """Each contender's median seconds over `rounds`, the contenders interleaved in every round."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for run in contenders.values():
-        run()  # warm up
-    for _ in range(rounds):
-        for name, run in contenders.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(found)) for name, found in times.items()}
+    return step
 
 
 def main() -> None:
@@ -145,13 +83,10 @@ def main() -> None:
     print(header + "\n" + "| --- " * 6 + "|")
     for batch in options.batches:
         steps = min(options.steps, len(X) // batch)
-        contenders = {
-            "tinytorch": tinytorch_trainer(tt, X, y, steps, batch),
-            "numpy": numpy_trainer(X, y, steps, batch),
-        }
-        if (torch_run := torch_trainer(X, y, steps, batch)) is not None:
+        contenders = {"tinytorch": TrainingStep(tt, X, y, batch), "numpy": numpy_step(X, y, batch)}
+        if (torch_run := torch_step(X, y, batch)) is not None:
             contenders["torch"] = torch_run
-        found = {name: seconds / steps * 1e6 for name, seconds in medians(contenders, options.rounds).items()}
+        found = interleaved_medians(contenders, steps, options.rounds)
         floor = found["numpy"]
         torch_cells = (f"{found['torch']:,.0f}", f"{found['torch'] / floor:.2f}") if "torch" in found else ("-", "-")
         print(

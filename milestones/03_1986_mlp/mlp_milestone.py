@@ -275,6 +275,15 @@ def plot_confusion_and_mistakes(predicted: np.ndarray, labels: np.ndarray, image
     show(figure, f"{name}-mistakes")
 
 
+def where_time_goes(tt, images: np.ndarray, labels: np.ndarray, name: str) -> dict:
+    """A training step of this tinytorch against the numpy floor and the course's reference, and its profile per
+    operation (tito.student.profile); the figure shown like the others."""
+    from tito.student.profile import where_time_goes as measure
+
+    course = HERE.parent.parent
+    return measure(tt, images, labels, batch=64, course=course, show=lambda figure: show(figure, f"{name}-speed"))
+
+
 def verdict(name: str, figures: dict, targets: dict) -> bool:
     """Print each figure against its target and save them to trained/<name>.json; True when all are met."""
     met = True
