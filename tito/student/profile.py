@@ -139,7 +139,7 @@ def profile_steps(tensor_class: Any, step: Callable[..., Any], steps: int = 50) 
     step()  # warm up
     profile = OperationProfile(tensor_class)
     with profile.hooks():
-        for _ in range(steps):
+        for _count in range(steps):
             if isinstance(step, TrainingStep):
                 step(profile)
             else:
@@ -170,21 +170,22 @@ class TrainingStep:
             return next(self.batches)
 
     def __call__(self, profile: OperationProfile | None = None) -> None:
+        model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
         if profile is None:
             xb, yb = self.next_batch()
-            self.optimizer.zero_grad()
-            self.loss_fn(self.model(xb), yb).backward()
-            self.optimizer.step()
+            optimizer.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            optimizer.step()
             return
         with profile.phase("data"):
             xb, yb = self.next_batch()
         with profile.phase("zero_grad"):
-            self.optimizer.zero_grad()
+            optimizer.zero_grad()
         with profile.phase("forward"):
-            loss = self.loss_fn(self.model(xb), yb)
+            loss = loss_fn(model(xb), yb)
         loss.backward()  # its own phase, as every Tensor.backward under the hooks
         with profile.phase("step"):
-            self.optimizer.step()
+            optimizer.step()
 
 
 def numpy_step(images: np.ndarray, labels: np.ndarray, batch: int) -> Callable[[], None]:
@@ -232,7 +233,7 @@ def interleaved_medians(contenders: dict[str, Callable[[], Any]], steps: int, ro
         for round_ in range(rounds + 1):
             for name, step in contenders.items():
                 start = time.perf_counter()
-                for _ in range(steps):
+                for _count in range(steps):
                     step()
                 if round_:
                     times[name].append((time.perf_counter() - start) / steps * 1e6)
