@@ -86,4 +86,5 @@ def test_where_time_goes_prints_the_ratio_and_the_profile(capsys: pytest.Capture
     figures = where_time_goes(tt, IMAGES, LABELS, batch=32)
     shown = capsys.readouterr().out
     assert "× the floor" in shown and "backward: Tensor.__matmul__" in shown, shown
+    assert "backward: topological_order" in shown, "the rows the text names are shown, however small"
     assert figures["ratio"] > 1 and figures["floor_us"] > 0
