@@ -43,7 +43,7 @@ ALTERNATIVES = [
     ),
     Alternative(
         "01.6",
-        "    total = self.data.sum(axis=axis, keepdims=keepdims)\n    return Tensor(total / (self.data.size // max(np.size(total), 1)))",
+        "    total = self.data.sum(axis=axis, keepdims=keepdims)\n    return Tensor(total / (self.data.size // max(total.size, 1)))",
         "    return Tensor(np.mean(self.data, axis=axis, keepdims=keepdims))",
     ),
     Alternative("01.7", "reshaped = self.data.reshape(shape)", "reshaped = np.reshape(self.data, shape)"),

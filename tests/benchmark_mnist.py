@@ -6,7 +6,8 @@ PyTorch when it is installed; and the ratio of each to the floor. Figures, not a
     python tests/benchmark_mnist.py [--batches 1 16 64 256 1024] [--steps 200] [--rounds 5]
 
 One BLAS thread for all, contenders interleaved in one process (a busy machine slows them alike),
-the median round of each reported; each trains for the same number of steps on the same batches.
+the median round of each reported; each trains for the same number of steps of the same batch size
+(tito.student.profile's TrainingStep and numpy_step: the step and the floor the MNIST milestone shows students).
 """
 
 from __future__ import annotations
