@@ -218,6 +218,23 @@ def kernel_start_seconds(times: int = KERNEL_STARTS) -> float:
     return statistics.median(seconds)
 
 
+def sandboxed_kernel_seconds(module: Module, times: int = KERNEL_STARTS) -> float:
+    """Median seconds to start a sandboxed kernel as `tito grade` does (bubblewrap, limits, its
+    checks of the shell), run an empty notebook in it, and stop it: the floor of a graded notebook."""
+    import nbformat
+
+    from tito.build.export import reference_before
+    from tito.grading.limits import Limits
+    from tito.grading.sandbox import execute_confined
+
+    seconds = []
+    for _ in range(times):
+        started = time.perf_counter()
+        execute_confined(nbformat.v4.new_notebook(), reference_before(ROOT, module), ROOT / "datasets", Limits())
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
 def per_minute(notebooks: int, seconds: float) -> float:
     return 60 * notebooks / seconds if seconds else 0.0
 
@@ -259,6 +276,11 @@ def main() -> int:
     )
     print(
         f"bare python3 kernel, start + ready + shutdown: {kernel_start_seconds():.2f} s (median of {KERNEL_STARTS})",
+        flush=True,
+    )
+    floor = sandboxed_kernel_seconds(modules[-1])
+    print(
+        f"sandboxed kernel as tito grade starts it, start + empty notebook + shutdown: {floor:.2f} s (median of {KERNEL_STARTS})",
         flush=True,
     )
 
@@ -324,6 +346,10 @@ def main() -> int:
             print(
                 f"  tito grade --jobs {options.jobs} grades {stock / tito:.2f}x as many notebooks a minute as the stock nbgrader autograde "
                 "(tito/stock: the ratio of seconds; s/nb: a command's seconds over its notebooks, start-up included)"
+            )
+            print(
+                f"  tito's seconds a notebook are {tito / notebooks / floor:.2f}x a sandboxed kernel's start and stop "
+                f"({tito / notebooks:.2f} s against {floor:.2f} s)"
             )
 
         notes = [note for timing in timings for note in timing.notes]
