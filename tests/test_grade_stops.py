@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from helpers import answered, copy_course, reference_answers, released_notebook
 from nbgrader.api import Gradebook
 
 from tito.course.registry import find_module, load_modules
+from tito.grading.sandbox import KERNEL_FOLDER
 from tito.grading.watchdog import process_tree, resident_bytes
 
 pytestmark = pytest.mark.sandbox
@@ -124,6 +126,8 @@ def test_ctrl_c_says_one_line_and_leaves_reports_that_agree_with_the_gradebook(s
         recorded = {s.student.id for s in gradebook.find_assignment(MODULE.slug).submissions}
     assert set(graded_rows(slow_class)) == recorded and len(recorded) >= 2, recorded
     assert not list((slow_class / ".tito" / "scratch").iterdir()), "the scratch copy of the solutions stayed"
+    left = [folder for pid in started for folder in Path(tempfile.gettempdir()).glob(f"{KERNEL_FOLDER}{pid}-*")]
+    assert not left, f"the stopped kernels' folders stayed: {left}"
 
     graded_again(slow_class)
     assert graded_rows(slow_class) == dict.fromkeys(STUDENTS, 20.0)
@@ -140,7 +144,10 @@ def test_after_kill_9_no_worker_or_kernel_goes_on_and_the_next_run_takes_over(sl
     run.communicate(timeout=30)
     assert alive(started, 10) == set(), "the grader's workers or kernels outlived it"
 
+    left = {folder for pid in started for folder in Path(tempfile.gettempdir()).glob(f"{KERNEL_FOLDER}{pid}-*")}
+    assert left, "the killed workers' kernel folders are not where this test looks for them"
     again = graded_again(slow_class)
+    assert not any(folder.exists() for folder in left), "the next run left the killed kernels' folders behind"
     assert f"an earlier `tito grade` (pid {run.pid}" in again.stdout and "its lock is taken over" in again.stdout
     assert f"removed .tito/scratch/run-{run.pid}" in again.stdout, again.stdout
     assert graded_rows(slow_class) == dict.fromkeys(STUDENTS, 20.0)

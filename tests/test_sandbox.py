@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -295,3 +297,53 @@ def test_system_v_shared_memory_is_capped_in_the_sandbox() -> None:
         "print('small', libc.shmget(0, ctypes.c_size_t(1 << 20), 0o1000 | 0o600) >= 0)"
     )
     assert "big -1" in text(notebook, 0) and "small True" in text(notebook, 0), (text(notebook, 0), events)
+
+
+AHEAD = """
+import concurrent.futures, multiprocessing, os, sys
+from pathlib import Path
+import nbformat
+from tito.grading import sandbox
+from tito.grading.limits import Limits
+
+def run(source):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    sandbox.execute_confined(notebook, Path(sys.argv[1]), None, Limits(cell_seconds=20), prestart=True)
+    text = "".join(output.get("text", "") for output in notebook.cells[0].outputs).strip()
+    return text + "\\nspare " + str(sandbox._SPARE[os.getpid()].folder)
+
+FIRST = ("import os, subprocess\\nopen('/tmp/left', 'w').write('a')\\nopen(os.path.expanduser('~/left'), 'w').write('a')\\n"
+    "os.environ['LEFT'] = 'a'\\nsubprocess.Popen(['sh', '-c', 'sleep 300', 'tito-left-behind'], start_new_session=True)\\n"
+    "from ipykernel.connect import get_connection_file\\nprint('kernel', get_connection_file())")
+SECOND = ("import os\\nleft = [p for p in ('/tmp/left', os.path.expanduser('~/left')) if os.path.exists(p)]\\n"
+    "procs = [open(f'/proc/{p}/cmdline').read() for p in os.listdir('/proc') if p.isdigit()]\\n"
+    "from ipykernel.connect import get_connection_file\\nprint('kernel', get_connection_file())\\n"
+    "print('left', left, os.environ.get('LEFT'), [p for p in procs if 'tito-left-behind' in p])")
+
+if __name__ == "__main__":  # in a forked worker, as tito grade runs them
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        print(pool.submit(run, FIRST).result())
+        print(pool.submit(run, SECOND).result())
+"""
+
+
+def test_a_kernel_started_ahead_is_a_fresh_sandbox_and_stops_with_its_grader(tmp_path) -> None:
+    """The next notebook's kernel, started as one ends, is the one the next notebook runs in; it sees
+    nothing the notebook before left (files, environment, processes), and the last one, never used,
+    stops when the grading process exits."""
+    script = tmp_path / "ahead.py"
+    script.write_text(AHEAD)
+    run = subprocess.run(
+        [sys.executable, str(script), str(ROOT / "tito")], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    first_spare, second_kernel = lines[1].split()[1], lines[2].split()[-1]
+    assert second_kernel.startswith(first_spare), (
+        f"the second notebook did not run in the kernel started ahead: {lines}"
+    )
+    assert lines[3] == "left [] None []", f"the kernel started ahead saw what the notebook before left: {lines[3]}"
+    last_spare = lines[4].split()[1]
+    survivors = subprocess.run(["pgrep", "-f", last_spare], capture_output=True, text=True).stdout
+    assert not survivors.strip(), f"the kernel started ahead outlived its grader: {survivors}"
+    assert not Path(last_spare).exists(), "the folder of the kernel started ahead was left behind"

@@ -58,6 +58,7 @@ class ModuleKit:
     config_file: str
     limits: Limits
     sandboxed: bool
+    prestart: bool = False  # each worker starts its next notebook's kernel ahead (more than one to grade)
 
     @property
     def max_total(self) -> float:
@@ -342,6 +343,7 @@ def confined_config(kit: ModuleKit, private: Path, events_file: Path):
     config.CourseDirectory.db_url = f"sqlite:///{private / 'gradebook.db'}"
     config.Autograde.autograde_preprocessors = pipelines.autograde(pipelines.CONFINED_EXECUTE)
     config.GenerateFeedback.exporter_class = pipelines.FEEDBACK_EXPORTER
+    config.Exporter.optimistic_validation = True  # the notebook validated once after the steps, not after each
     config.FeedbackExporter.template_name = pipelines.FEEDBACK_TEMPLATE
     config.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates())]
     # where its page `extends 'feedback/index.html.j2'` and `include_css('bootstrap.min.css')` look
@@ -354,6 +356,7 @@ def confined_config(kit: ModuleKit, private: Path, events_file: Path):
     config.GuardedExecute.sandboxed = kit.sandboxed
     config.GuardedExecute.limits = asdict(kit.limits)
     config.GuardedExecute.events_file = str(events_file)
+    config.GuardedExecute.prestart = kit.prestart
     return config
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import ctypes
+import dataclasses
 import datetime
 import errno
 import fcntl
@@ -41,7 +42,7 @@ from tito.grading.results import (
     write_csv,
     write_wide_csv,
 )
-from tito.grading.sandbox import bubblewrap, check_readable
+from tito.grading.sandbox import bubblewrap, check_readable, remove_kernel_folders
 from tito.grading.submissions import Submission
 from tito.grading.submitted import SECRET_FILE, TIMESTAMP_FILE, parse_timestamp, record_submitted
 
@@ -205,6 +206,8 @@ def grade_class(
 
     Each submission is first recorded in nbgrader's submitted/ with its time (`submitted_at`, else
     its timestamp.txt, else its file's), so nbgrader's own tools agree with what was graded."""
+    from nbgrader.api import Gradebook
+
     if sandboxed and bubblewrap() is None:
         raise GradingError(NO_BUBBLEWRAP)
     started = time.perf_counter()
@@ -219,7 +222,8 @@ def grade_class(
         stops.installed(),
     ):
         try:
-            kit = prepare(root, module, scratch, limits, sandboxed)
+            remove_kernel_folders()  # of a grader killed before this run
+            kit = dataclasses.replace(prepare(root, module, scratch, limits, sandboxed), prestart=len(submissions) > 1)
             try:
                 check_readable(Path(kit.earlier_reference), Path(kit.datasets), limits, sandboxed)
             except OSError as error:
@@ -228,12 +232,13 @@ def grade_class(
             copy_assignment(kit, db_url)
             submissions = [record_submitted(root, module, s, submitted_at) for s in submissions]
             say_file_times(submissions, tell)
-            for outcome in _graded_in_pool(kit, submissions, jobs, str(scratch)):
-                with stops.deferred():
-                    record(root, db_url, kit, outcome)
-                    save_outcome(folder, outcome)
-                    outcomes.append(outcome)
-                say_outcome(outcome, kit.max_total, tell)
+            with Gradebook(db_url) as gradebook:
+                for outcome in _graded_in_pool(kit, submissions, jobs, str(scratch)):
+                    with stops.deferred():
+                        record(root, gradebook, kit, outcome)
+                        save_outcome(folder, outcome)
+                        outcomes.append(outcome)
+                    say_outcome(outcome, kit.max_total, tell)
         except KeyboardInterrupt:
             if outcomes:
                 write_reports(folder, module, kit.max_total)
@@ -293,10 +298,13 @@ def _graded_in_pool(kit: ModuleKit, submissions: list[Submission], jobs: int, sc
                 mark_not_graded(kit, outcome)
                 yield outcome
     except BaseException:
-        for process in list(getattr(pool, "_processes", {}).values()):
+        workers = list(getattr(pool, "_processes", {}).values())
+        for process in workers:
             with contextlib.suppress(OSError):
                 process.kill()
         pool.shutdown(wait=True, cancel_futures=True)
+        for process in workers:
+            remove_kernel_folders(process.pid)
         raise
     pool.shutdown(wait=True)
 
@@ -321,11 +329,12 @@ def say_outcome(outcome: Outcome, max_total: float, say: Callable[[str], None]) 
         say(printable(f"    flagged: {flag.cell}: {flag.reason}"))
 
 
-def record(root: Path, db_url: str, kit: ModuleKit, outcome: Outcome) -> None:
-    """Write one outcome into the course: the gradebook (this process alone), the graded notebook, the feedback page."""
-    from nbgrader.api import Gradebook, MissingEntry
+def record(root: Path, gradebook, kit: ModuleKit, outcome: Outcome) -> None:
+    """Write one outcome into the course: the gradebook (this process alone, which keeps it open for
+    the run: a Gradebook per outcome compiled every query anew), the graded notebook, the feedback page."""
+    from nbgrader.api import MissingEntry
 
-    with Gradebook(db_url) as gradebook, warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes on nbgrader's add_submission
         gradebook.update_or_create_student(outcome.student)
         with contextlib.suppress(MissingEntry):
@@ -418,6 +427,8 @@ def merge_shards(root: Path, module: Module, shards: list[Path], say: Callable[[
     shard: its reports/, autograded/, feedback/ and submitted/), as if one run had graded them all:
     the gradebook, the graded notebooks, the feedback pages and the reports. Refuses a student
     graded in two shards. Returns how many students were merged."""
+    from nbgrader.api import Gradebook
+
     found: dict[str, Path] = {}
     for shard in shards:
         outcomes = sorted((shard / REPORTS_DIR / module.slug / OUTCOMES_DIR).glob("*.json"))
@@ -441,21 +452,22 @@ def merge_shards(root: Path, module: Module, shards: list[Path], say: Callable[[
         kit = prepare(root, module, scratch, Limits(), sandboxed=False)
         db_url = nbgrader_api(root).coursedir.db_url
         copy_assignment(kit, db_url)
-        for student, shard in sorted(found.items()):
-            outcome = load_outcome(shard / REPORTS_DIR / module.slug / OUTCOMES_DIR / f"{student}.json")
-            graded = shard / "autograded" / student / module.slug / f"{module.slug}.ipynb"
-            page = shard / "feedback" / student / module.slug
-            outcome.autograded = graded.read_text(encoding="utf-8") if graded.is_file() else ""
-            outcome.feedback = (page / f"{module.slug}.html").read_text(encoding="utf-8")
-            secret = page / SECRET_FILE
-            outcome.secret = secret.read_text(encoding="utf-8") if secret.is_file() else ""
-            submitted = shard / "submitted" / student / module.slug
-            if submitted.is_dir():
-                shutil.copytree(
-                    submitted, root / "submitted" / student / module.slug, dirs_exist_ok=True, symlinks=True
-                )
-            record(root, db_url, kit, outcome)
-            save_outcome(folder, outcome)
+        with Gradebook(db_url) as gradebook:
+            for student, shard in sorted(found.items()):
+                outcome = load_outcome(shard / REPORTS_DIR / module.slug / OUTCOMES_DIR / f"{student}.json")
+                graded = shard / "autograded" / student / module.slug / f"{module.slug}.ipynb"
+                page = shard / "feedback" / student / module.slug
+                outcome.autograded = graded.read_text(encoding="utf-8") if graded.is_file() else ""
+                outcome.feedback = (page / f"{module.slug}.html").read_text(encoding="utf-8")
+                secret = page / SECRET_FILE
+                outcome.secret = secret.read_text(encoding="utf-8") if secret.is_file() else ""
+                submitted = shard / "submitted" / student / module.slug
+                if submitted.is_dir():
+                    shutil.copytree(
+                        submitted, root / "submitted" / student / module.slug, dirs_exist_ok=True, symlinks=True
+                    )
+                record(root, gradebook, kit, outcome)
+                save_outcome(folder, outcome)
         write_reports(folder, module, kit.max_total)
         tell(
             f"merged {plural(len(found), 'student')} of {module.slug} from {plural(len(shards), 'shard')} into reports/{module.slug}/"

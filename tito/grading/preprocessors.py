@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 from jinja2 import pass_context
+from jinja2.bccache import Bucket, BytecodeCache
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
@@ -134,12 +135,17 @@ class GuardedExecute(NbGraderPreprocessor):
     events_file = Unicode(
         "", help="Where to append what grading stopped or restored (one JSON list per notebook)."
     ).tag(config=True)
+    prestart = Bool(False, help="Start the next notebook's kernel as this one ends (more are to come).").tag(
+        config=True
+    )
 
     def preprocess(self, nb, resources):
         from tito.grading.sandbox import execute_confined
 
         datasets = Path(self.datasets) if self.datasets else None
-        events = execute_confined(nb, Path(self.earlier_reference), datasets, Limits(**self.limits), self.sandboxed)
+        events = execute_confined(
+            nb, Path(self.earlier_reference), datasets, Limits(**self.limits), self.sandboxed, self.prestart
+        )
         if self.events_file:
             with open(self.events_file, "a", encoding="utf-8") as log:
                 log.write(json.dumps(events) + "\n")
@@ -218,11 +224,58 @@ def clean_html(html) -> str:
     return nh3.clean(text, tags=set(nh3.ALLOWED_TAGS) | MATHML_TAGS, attributes=attributes)
 
 
+class MemoryBytecodeCache(BytecodeCache):
+    """Compiled templates kept in memory, keyed by name and source checksum: each feedback page
+    builds a new Jinja environment, which compiled nbgrader's and nbconvert's templates anew
+    (a quarter of a page's time)."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = MemoryBytecodeCache()  # one per process: a grading worker makes every page of its run
+
+
+REMEMBERED = 4096  # pages' pieces kept per process, of each kind
+
+
+def remembered(store: dict, key: str, make):
+    """store[key], made with make() the first time (the store emptied when full)."""
+    if key not in store:
+        if len(store) >= REMEMBERED:
+            store.clear()
+        store[key] = make()
+    return store[key]
+
+
+HIGHLIGHTED: dict[str, str] = {}
+RENDERED: dict[str, str] = {}
+
+
+class CachedHighlight(Highlight2HTML):
+    """Highlight2HTML remembering what it highlighted: most of a page's code (the given and test
+    cells) is the same for every student, and pygments took a fifth of a page's time."""
+
+    def __call__(self, source, language=None, metadata=None):
+        language = language or self.pygments_lexer
+        magic = (metadata or {}).get("magics_language")  # all of the metadata that nbconvert reads
+        key = json.dumps([source, language, magic, self.extra_formatter_options], sort_keys=True, default=str)
+        return remembered(HIGHLIGHTED, key, lambda: super(CachedHighlight, self).__call__(source, language, metadata))
+
+
 class FeedbackExporter(HTMLExporter):
     """nbconvert's HTMLExporter less its last step, a BeautifulSoup pass over the finished page that
     adds alt text and tab stops: it re-parses the whole page and took most of a feedback page's
     time (0.9 of 1.4 s a notebook). The rest is HTMLExporter.from_notebook_node as nbconvert 7 has it,
-    with the page's HTML sanitized."""
+    with the page's HTML sanitized; compiled templates, highlighted code and rendered markdown are
+    kept for the next page."""
 
     # A student's markdown and outputs are untrusted HTML: no script or event handler of theirs runs
     # in the page a student or an instructor opens. nbgrader's feedback template renders markdown
@@ -231,18 +284,36 @@ class FeedbackExporter(HTMLExporter):
 
     @pass_context
     def markdown2html(self, context, source):
-        return clean_html(math_to_mathml(super().markdown2html(context, source)))
+        cell = context.get("cell", {})
+        settings = [
+            context.get("resources", {}).get("metadata", {}).get("path", ""),
+            self.embed_images,
+            self.anchor_link_text,
+            self.exclude_anchor_links,
+            self.lexer_options,
+        ]
+        key = json.dumps([source, cell.get("attachments", {}), settings], sort_keys=True, default=str)
+        return remembered(
+            RENDERED,
+            key,
+            lambda: clean_html(math_to_mathml(super(FeedbackExporter, self).markdown2html(context, source))),
+        )
 
     def default_filters(self):
         yield from super().default_filters()
         yield ("markdown2html", self.markdown2html)
         yield ("clean_html", clean_html)
 
+    def _create_environment(self):
+        environment = super()._create_environment()
+        environment.bytecode_cache = COMPILED_TEMPLATES
+        return environment
+
     def from_notebook_node(self, nb, resources=None, **kw):
         language = nb.metadata.get("language_info", {})
         lexer = language.get("pygments_lexer", language.get("name", None))
         self.register_filter(
-            "highlight_code", self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+            "highlight_code", self.filters.get("highlight_code", CachedHighlight(pygments_lexer=lexer, parent=self))
         )
         resources = self._init_resources(resources)
         self.register_filter(

@@ -18,6 +18,7 @@ import contextlib
 import functools
 import json
 import math
+import multiprocessing.util
 import os
 import queue
 import secrets
@@ -30,6 +31,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -59,6 +61,7 @@ SYSTEM_FILES = (
     "/etc/mime.types",
 )
 HOME = "/home/student"
+KERNEL_FOLDER = "tito-kernel-"  # + the grading process's id: a kernel's folder on the host, see remove_kernel_folders
 DATA = "/datasets"
 NOBODY = 65534  # the kernel's user inside the sandbox's user namespace (a grader that is not root)
 KERNEL_USERS = 100_000  # a root grader's kernels run as host users from here: see kernel_user
@@ -231,6 +234,7 @@ class CappedClient(NotebookClient):
 
 
 MAX_RESTARTS = 3  # kernels a notebook may take down before grading stops at the next
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
 
 def _quiet(message: dict) -> None:
@@ -496,7 +500,7 @@ async def _execute(
         raise_on_iopub_timeout=False,
         startup_timeout=60,
         shutdown_kernel="immediate",
-        extra_arguments=["--HistoryManager.hist_file=:memory:"],
+        extra_arguments=KERNEL_ARGUMENTS,
     )
     client.output_cap = limits.output_bytes
     # Proof that a test cell ran as written: its last line prints a marker the kernel cannot know
@@ -529,7 +533,7 @@ async def _execute(
 @contextlib.contextmanager
 def _kernel_folder() -> Iterator[Path]:
     """A kernel's own folder on the host (its connection file, sockets and start-up log), removed after."""
-    with tempfile.TemporaryDirectory(prefix="tito-kernel-") as folder:
+    with tempfile.TemporaryDirectory(prefix=f"{KERNEL_FOLDER}{os.getpid()}-") as folder:
         os.chmod(folder, 0o755)
         yield Path(folder)
 
@@ -567,35 +571,154 @@ def check_readable(earlier_reference: Path, datasets: Path | None, limits: Limit
         )
 
 
+@dataclass
+class _Kernel:
+    """A confined kernel's manager, its folder on the host and its start-up log; started or not."""
+
+    manager: ConfinedKernelManager
+    start: dict  # the keywords its kernel starts with
+    folder: Path
+    key: tuple  # what its sandbox was made for: (program, earlier reference, datasets, limits)
+    holder: tempfile.TemporaryDirectory
+    log: IO[str]  # the open file of its start-up log
+
+    def close(self) -> None:
+        """Remove its folder (the kernel has been shut down, or is shut down now)."""
+        with contextlib.suppress(Exception):
+            if self.manager.has_kernel:
+                _run(self.manager.shutdown_kernel(now=True))
+        self.log.close()
+        self.holder.cleanup()
+
+
+def _new_kernel(program: str | None, earlier_reference: Path, datasets: Path | None, limits: Limits) -> _Kernel:
+    """A kernel manager for a confined kernel in a folder of its own, not started."""
+    holder = tempfile.TemporaryDirectory(prefix=f"{KERNEL_FOLDER}{os.getpid()}-")
+    folder = Path(holder.name)
+    os.chmod(folder, 0o755)
+    manager = ConfinedKernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        ip=str(folder / "ipc"),
+        connection_file=str(folder / "connection.json"),
+    )
+    if manager.kernel_spec is None:
+        holder.cleanup()
+        raise OSError("there is no python3 Jupyter kernel to grade with: `python -m ipykernel install --sys-prefix`")
+    manager.kernel_spec.interrupt_mode = "message"  # SIGINT cannot cross into the sandbox's own PID namespace
+    manager.prefix, start = _kernel_start(program, folder, earlier_reference, datasets, limits)
+    log = open(folder / "kernel.log", "w")  # noqa: SIM115 (the kernel's own start-up chatter, closed in close())
+    start["stderr"] = start["stdout"] = log
+    return _Kernel(manager, start, folder, (program, earlier_reference, datasets, limits), holder, log)
+
+
+def remove_kernel_folders(pid: int | None = None) -> None:
+    """Remove what the kernels of a killed grading process left on the host (their folders in the
+    temporary directory, which a killed process cannot remove itself): that process's, or, without
+    a `pid`, those of every grading process that is gone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{KERNEL_FOLDER}*-*"):
+        owner = folder.name[len(KERNEL_FOLDER) :].split("-")[0]
+        if not owner.isdigit() or (pid is not None and int(owner) != pid):
+            continue
+        if pid is None and _running(int(owner)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process of that id runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+_LOOP: dict[int, asyncio.AbstractEventLoop] = {}  # this process's event loop, kept so a spare kernel outlives a run
+_SPARE: dict[int, _Kernel] = {}  # this process's kernel started ahead for the next notebook
+
+
+def _run(coroutine):
+    """Run a coroutine on this process's loop (made after a fork, never a parent's), then cancel what
+    it left behind; the signal handlers a run adds (nbclient's) are taken off again."""
+    pid = os.getpid()
+    if pid not in _LOOP:
+        _LOOP.clear()
+        _SPARE.clear()  # a parent's, after a fork: its kernel is the parent's to stop
+        _LOOP[pid] = asyncio.new_event_loop()
+        multiprocessing.util.Finalize(None, _discard_spare, exitpriority=100)
+    loop = _LOOP[pid]
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        for number, handler in handlers.items():
+            loop.remove_signal_handler(number)
+            signal.signal(number, handler)
+
+
+def _discard_spare() -> None:
+    spare = _SPARE.pop(os.getpid(), None)
+    if spare is not None:
+        spare.close()
+
+
+def _spare_for(key: tuple) -> _Kernel | None:
+    """The kernel started ahead for a notebook like this one, if it is still alive."""
+    spare = _SPARE.pop(os.getpid(), None)
+    if spare is None:
+        return None
+    if spare.key == key and _run(spare.manager.is_alive()):
+        return spare
+    spare.close()
+    return None
+
+
+def _start_spare(program: str | None, earlier_reference: Path, datasets: Path | None, limits: Limits) -> None:
+    """Start the next notebook's kernel now, so that it boots while this one's grades are saved and
+    its page is made. It is a new sandbox, started after the last kernel was stopped: nothing of a
+    notebook graded before reaches it."""
+    spare = _new_kernel(program, earlier_reference, datasets, limits)
+    try:
+        _run(spare.manager.start_kernel(extra_arguments=KERNEL_ARGUMENTS, **spare.start))
+    except Exception:  # the next notebook starts its own, and says what went wrong
+        spare.close()
+        return
+    _SPARE[os.getpid()] = spare
+
+
 def execute_confined(
-    notebook, earlier_reference: Path, datasets: Path | None, limits: Limits, sandboxed: bool = True
+    notebook,
+    earlier_reference: Path,
+    datasets: Path | None,
+    limits: Limits,
+    sandboxed: bool = True,
+    prestart: bool = False,
 ) -> list[str]:
     """Execute `notebook` in place, confined as this module describes; returns the events to log.
 
     With `sandboxed=False` (no bubblewrap here) only the limits apply: the kernel runs in an empty
-    temporary folder but can read whatever the grading user can.
+    temporary folder but can read whatever the grading user can. With `prestart`, the next
+    notebook's sandboxed kernel is started as this one ends (a process grading a class).
     """
     program = bubblewrap() if sandboxed else None
     if sandboxed and program is None:
         raise OSError(
             "bubblewrap (bwrap) is not installed or may not create namespaces here: `tito grade` checks this first"
         )
-    with _kernel_folder() as kernel_folder:
-        manager = ConfinedKernelManager(
-            kernel_name="python3",
-            transport="ipc",
-            ip=str(kernel_folder / "ipc"),
-            connection_file=str(kernel_folder / "connection.json"),
-        )
-        if manager.kernel_spec is None:
-            raise OSError(
-                "there is no python3 Jupyter kernel to grade with: `python -m ipykernel install --sys-prefix`"
-            )
-        manager.kernel_spec.interrupt_mode = "message"  # SIGINT cannot cross into the sandbox's own PID namespace
-        manager.prefix, start = _kernel_start(program, kernel_folder, earlier_reference, datasets, limits)
-        with open(kernel_folder / "kernel.log", "w") as kernel_log:  # the kernel's own start-up chatter
-            start["stderr"] = start["stdout"] = kernel_log
-            return asyncio.run(_execute(notebook, manager, limits, start, kernel_folder, program is not None))
+    key = (program, earlier_reference, datasets, limits)
+    kernel = _spare_for(key) or _new_kernel(program, earlier_reference, datasets, limits)
+    try:
+        events = _run(_execute(notebook, kernel.manager, limits, kernel.start, kernel.folder, program is not None))
+    finally:
+        kernel.close()
+    if prestart and program is not None:  # not unconfined: only bubblewrap makes a kernel die with its grader
+        _start_spare(program, earlier_reference, datasets, limits)
+    return events
 
 
 def _kernel_start(
