@@ -5,7 +5,13 @@ from __future__ import annotations
 import nbformat
 
 from tito.build.preprocessors import ClearSolutionsNamingExercises
-from tito.grading.preprocessors import DeduplicateIdsDroppingEmptied, ShortenTracebacksOfHiddenTests
+from tito.grading.preprocessors import (
+    HIGHLIGHTED,
+    RENDERED,
+    DeduplicateIdsDroppingEmptied,
+    FeedbackExporter,
+    ShortenTracebacksOfHiddenTests,
+)
 
 
 def cell(source: str, **nbgrader) -> nbformat.NotebookNode:
@@ -75,3 +81,26 @@ def test_tracebacks_of_cells_with_hidden_tests_keep_only_the_error() -> None:
     ]
     result = ShortenTracebacksOfHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[graded]), {})[0]
     assert result.cells[0].outputs[0]["traceback"] == ["AssertionError: x: got 1"]
+
+
+def page(notebook: nbformat.NotebookNode) -> str:
+    return FeedbackExporter(template_name="classic").from_notebook_node(notebook)[0]
+
+
+def test_a_feedback_page_made_after_others_is_the_page_made_alone() -> None:
+    """The feedback exporter keeps highlighted code and rendered markdown for the next page: what a
+    page holds is its own notebook's, byte for byte as if made first."""
+    shared = nbformat.v4.new_markdown_cell("The same text for everyone: $x^2$ and `code`.")
+    alice = nbformat.v4.new_notebook(
+        cells=[shared, nbformat.v4.new_code_cell("alice = 1"), nbformat.v4.new_markdown_cell("**alice**")]
+    )
+    bob = nbformat.v4.new_notebook(
+        cells=[shared, nbformat.v4.new_code_cell("bobby = 2"), nbformat.v4.new_markdown_cell("**bobby**")]
+    )
+    HIGHLIGHTED.clear(), RENDERED.clear()
+    alone = page(bob)
+    HIGHLIGHTED.clear(), RENDERED.clear()
+    page(alice)
+    after = page(bob)
+    assert after == alone
+    assert "bobby" in after and "alice" not in after

@@ -285,13 +285,9 @@ class FeedbackExporter(HTMLExporter):
     @pass_context
     def markdown2html(self, context, source):
         cell = context.get("cell", {})
-        settings = [
-            context.get("resources", {}).get("metadata", {}).get("path", ""),
-            self.embed_images,
-            self.anchor_link_text,
-            self.exclude_anchor_links,
-            self.lexer_options,
-        ]
+        # the notebook's folder matters only to embedded images (each student's folder differs)
+        folder = context.get("resources", {}).get("metadata", {}).get("path", "") if self.embed_images else ""
+        settings = [folder, self.embed_images, self.anchor_link_text, self.exclude_anchor_links, self.lexer_options]
         key = json.dumps([source, cell.get("attachments", {}), settings], sort_keys=True, default=str)
         return remembered(
             RENDERED,
