@@ -115,21 +115,26 @@ def graded_rows(course: Path) -> dict[str, float]:
 def test_ctrl_c_says_one_line_and_leaves_reports_that_agree_with_the_gradebook(slow_class: Path) -> None:
     """(SIGTERM takes the same way out: tito.grading.grade.Stops.)"""
     run = start(slow_class)
-    until_graded(run, 1)
+    said = until_graded(run, 1)
     started, _, _ = watch(run, 1)
     os.killpg(run.pid, signal.SIGINT)  # the terminal signals the whole foreground group
-    _, stderr = run.communicate(timeout=60)
+    stdout, stderr = run.communicate(timeout=60)
     assert run.returncode == 2 and "Traceback" not in stderr, stderr
-    assert "tito: error: stopped after" in stderr and "run the same command again" in stderr, stderr
-    assert alive(started, 10) == set(), "processes of the stopped run go on"
+    assert "tito: error: stopped after" in stderr, stderr
     with Gradebook(f"sqlite:///{slow_class / 'gradebook.db'}") as gradebook:
         recorded = {s.student.id for s in gradebook.find_assignment(MODULE.slug).submissions}
     assert set(graded_rows(slow_class)) == recorded and len(recorded) >= 2, recorded
+    printed = {line.split(":")[0] for line in said + stdout.splitlines() if line.startswith(tuple(STUDENTS))}
+    assert printed == recorded, f"recorded {sorted(recorded)}, but the console named {sorted(printed)}"
+    rest = stderr.split("run the same command with --students ", 1)[1].split(" (")[0].split()
+    assert sorted(rest) == sorted(set(STUDENTS) - recorded), stderr
+    assert alive(started, 10) == set(), "processes of the stopped run go on"
     assert not list((slow_class / ".tito" / "scratch").iterdir()), "the scratch copy of the solutions stayed"
     left = [folder for pid in started for folder in Path(tempfile.gettempdir()).glob(f"{KERNEL_FOLDER}{pid}-*")]
     assert not left, f"the stopped kernels' folders stayed: {left}"
 
-    graded_again(slow_class)
+    again = subprocess.run([*GRADE, "--students", *rest], cwd=slow_class, capture_output=True, text=True)
+    assert again.returncode == 0 and f"grading {len(rest)} submission" in again.stdout, again.stdout + again.stderr
     assert graded_rows(slow_class) == dict.fromkeys(STUDENTS, 20.0)
 
 

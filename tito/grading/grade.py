@@ -234,18 +234,20 @@ def grade_class(
             say_file_times(submissions, tell)
             with Gradebook(db_url) as gradebook:
                 for outcome in _graded_in_pool(kit, submissions, jobs, str(scratch)):
-                    with stops.deferred():
+                    with stops.deferred():  # recorded and said, or neither
                         record(root, gradebook, kit, outcome)
                         save_outcome(folder, outcome)
                         outcomes.append(outcome)
-                    say_outcome(outcome, kit.max_total, tell)
+                        say_outcome(outcome, kit.max_total, tell)
         except KeyboardInterrupt:
             if outcomes:
                 write_reports(folder, module, kit.max_total)
+            graded = {outcome.student for outcome in outcomes}
+            rest = sorted(s.student for s in submissions if s.student not in graded)
             raise GradingStopped(
                 f"stopped after {len(outcomes)} of {len(submissions)} submissions: those are recorded, "
-                f"and reports/{module.slug}/ covers every student graded so far; run the same command again "
-                "to grade the rest (with --students to choose)"
+                f"and reports/{module.slug}/ covers every student graded so far; to grade the rest, run the same "
+                f"command with --students {' '.join(rest)} (without it, it grades every submission again)"
             ) from None
         write_reports(folder, module, kit.max_total)
         seconds = time.perf_counter() - started
