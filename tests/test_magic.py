@@ -363,3 +363,15 @@ def test_the_check_report_reads_without_an_emoji_font() -> None:
     rows = format_report(results).splitlines()[: len(results)]
     for row, status in zip(rows, Status, strict=True):
         assert row[2:].startswith("Exercise") and row.rstrip().endswith(str(status)), row
+
+
+@pytest.mark.slow
+def test_an_interrupted_cell_shows_no_frame_of_the_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cell the grader interrupts past its time (a KeyboardInterrupt through tito's checks) is shown
+    with the student's frames only, as an error is."""
+    monkeypatch.setenv("TITO_EXPORT", "skip")  # headless, as under grading
+    stuck = "def stuck():\n    raise KeyboardInterrupt\n\nfrom tito.student.checks import check_close\ncheck_close(lambda: stuck(), 1.0, 'x')"
+    notebook = run_headless(tmp_path, ["%load_ext tito.student.magic", stuck], allow_errors=True)
+    error = notebook.cells[1].outputs[0]
+    assert error["ename"] == "KeyboardInterrupt", error
+    assert "checks.py" not in "".join(error["traceback"]) and "stuck()" in "".join(error["traceback"]), error

@@ -10,6 +10,7 @@ from tito.grading.preprocessors import (
     RENDERED,
     DeduplicateIdsDroppingEmptied,
     FeedbackExporter,
+    RemoveHiddenTestsFromOutputs,
     ShortenTracebacksOfHiddenTests,
 )
 
@@ -104,3 +105,19 @@ def test_a_feedback_page_made_after_others_is_the_page_made_alone() -> None:
     after = page(bob)
     assert after == alone
     assert "bobby" in after and "alice" not in after
+
+
+def test_a_syntax_error_after_hidden_tests_is_shown_and_nothing_the_kernel_printed() -> None:
+    """Outputs of a student's cells that ran after hidden tests are left out of the feedback (they
+    could hold a hidden test, encoded); a syntax error is shown, found by the grader's own compile."""
+    hidden = cell("check(1)\n### BEGIN HIDDEN TESTS\nassert secret_answer() == 42\n### END HIDDEN TESTS", locked=True)
+    broken = cell("%%export\ndef half_written(x:\n    return x", solution=True, grade_id="ex_1")
+    raised = cell("raise SyntaxError('assert secret_answer() == 42'[::-1])", solution=True, grade_id="ex_2")
+    for student in (broken, raised):
+        student.outputs = [nbformat.v4.new_output("error", ename="SyntaxError", evalue="from the kernel", traceback=[])]
+    notebook = nbformat.v4.new_notebook(cells=[hidden, broken, raised])
+    RemoveHiddenTestsFromOutputs().preprocess(notebook, {})
+    assert broken.outputs[0]["text"].startswith("SyntaxError on line 2 of the cell: '(' was never closed"), (
+        broken.outputs
+    )
+    assert "not shown in feedback" in raised.outputs[0]["text"], raised.outputs

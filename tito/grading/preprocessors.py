@@ -76,9 +76,31 @@ class RemoveHiddenTestsFromOutputs(NbGraderPreprocessor):
             if not is_code(cell):
                 continue
             if after_hidden and not cell.metadata.get("nbgrader", {}).get("locked") and cell.get("outputs"):
-                cell.outputs = [_note("[this cell's output is not shown in feedback: it ran after hidden tests]")]
+                # a syntax error is safe to show when the grader finds it itself: the cell never ran
+                mistake = syntax_error(cell.source)
+                cell.outputs = [
+                    _note(f"{mistake}: this cell did not run; fix it, run it, and submit again")
+                    if mistake
+                    else _note("[this cell's output is not shown in feedback: it ran after hidden tests]")
+                ]
             after_hidden = after_hidden or HIDDEN_TESTS_MARKER in cell.source
         return nb, resources
+
+
+def syntax_error(source: str) -> str:
+    """`SyntaxError on line 3 of the cell: '(' was never closed` when the cell's code cannot be
+    compiled (as IPython would compile it: its magics turned into calls, a cell magic's body
+    compiled as the code it runs), else ''. Found by compiling here, never read from the kernel."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    lines, offset = source.splitlines(keepends=True), 0
+    if lines and lines[0].startswith("%%"):  # %%export: its body is the cell's code
+        lines, offset = lines[1:], 1
+    try:
+        compile(TransformerManager().transform_cell("".join(lines)), "<cell>", "exec")
+    except SyntaxError as error:
+        return f"{type(error).__name__} on line {(error.lineno or 1) + offset} of the cell: {error.msg}"
+    return ""
 
 
 def _note(text: str):

@@ -300,7 +300,9 @@ def fresh_state_for_tests(shell: InteractiveShell):
 
 def load_ipython_extension(shell: InteractiveShell) -> None:
     state = ExportState()
-    shell.set_custom_exc((Exception,), trimmed_error if _headless() else explain_error)
+    # a cell interrupted too (by the student, or by the grader past the cell's time): its traceback
+    # would otherwise list the course's frames it passed through
+    shell.set_custom_exc((Exception, KeyboardInterrupt), trimmed_error if _headless() else explain_error)
     if blank_export_marker not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(blank_export_marker)
     shell.events.register("pre_run_cell", state.record)
