@@ -23,7 +23,12 @@ def needs_a_human(outcome, same_answers: tuple[str, ...] = ()) -> list[tuple[str
     `same_answers`: the other students whose exercise cells hold exactly the same code."""
     found = []
     if same_answers:
-        found.append(("same code", f"every exercise cell as in {', '.join(same_answers)}'s submission"))
+        whose = (
+            f"{same_answers[0]}'s submission"
+            if len(same_answers) == 1
+            else f"the submissions of {', '.join(same_answers[:-1])} and {same_answers[-1]}"
+        )
+        found.append(("same code", f"every exercise cell as in {whose}"))
     if outcome.error:
         found.append(("not graded", outcome.error))
     else:
