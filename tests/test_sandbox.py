@@ -3,6 +3,7 @@ kernel can see and reach, its caps, and how a runaway cell is stopped without lo
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -310,7 +311,7 @@ def run(source):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     sandbox.execute_confined(notebook, Path(sys.argv[1]), None, Limits(cell_seconds=20), prestart=True)
     text = "".join(output.get("text", "") for output in notebook.cells[0].outputs).strip()
-    return text + "\\nspare " + str(sandbox._SPARE[os.getpid()].folder)
+    return text + "\\nspare " + str(sandbox._SPARE[sandbox._here()].folder)
 
 FIRST = ("import os, subprocess\\nopen('/tmp/left', 'w').write('a')\\nopen(os.path.expanduser('~/left'), 'w').write('a')\\n"
     "os.environ['LEFT'] = 'a'\\nsubprocess.Popen(['sh', '-c', 'sleep 300', 'tito-left-behind'], start_new_session=True)\\n"
@@ -347,3 +348,12 @@ def test_a_kernel_started_ahead_is_a_fresh_sandbox_and_stops_with_its_grader(tmp
     survivors = subprocess.run(["pgrep", "-f", last_spare], capture_output=True, text=True).stdout
     assert not survivors.strip(), f"the kernel started ahead outlived its grader: {survivors}"
     assert not Path(last_spare).exists(), "the folder of the kernel started ahead was left behind"
+
+
+def test_notebooks_graded_in_two_threads_at_once_each_get_their_own_kernel() -> None:
+    """execute_confined keeps an event loop (for the kernel started ahead): one per thread, so that a
+    program grading from threads runs as it did with a loop per call."""
+    notebooks = [nbformat.v4.new_notebook(cells=[cell(f"print({n} * 7)")]) for n in (1, 2)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        events = list(pool.map(lambda nb: execute_confined(nb, ROOT / "tito", None, CAPS), notebooks))
+    assert events == [[], []] and [text(nb, 0).strip() for nb in notebooks] == ["7", "14"], events

@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -646,21 +647,30 @@ def _running(pid: int) -> bool:
         return False
 
 
-_LOOP: dict[int, asyncio.AbstractEventLoop] = {}  # this process's event loop, kept so a spare kernel outlives a run
-_SPARE: dict[int, _Kernel] = {}  # this process's kernel started ahead for the next notebook
+# per process and thread (a loop runs in one thread): the loop is kept so that a spare kernel outlives a run
+_LOOP: dict[tuple[int, int], asyncio.AbstractEventLoop] = {}
+_SPARE: dict[tuple[int, int], _Kernel] = {}  # the kernel started ahead for the next notebook
+
+
+def _here() -> tuple[int, int]:
+    return os.getpid(), threading.get_ident()
 
 
 def _run(coroutine):
-    """Run a coroutine on this process's loop (made after a fork, never a parent's), then cancel what
+    """Run a coroutine on this thread's loop (made after a fork, never a parent's), then cancel what
     it left behind; the signal handlers a run adds (nbclient's) are taken off again."""
-    pid = os.getpid()
-    if pid not in _LOOP:
-        _LOOP.clear()
-        _SPARE.clear()  # a parent's, after a fork: its kernel is the parent's to stop
-        _LOOP[pid] = asyncio.new_event_loop()
-        multiprocessing.util.Finalize(None, _discard_spare, exitpriority=100)
-    loop = _LOOP[pid]
-    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    here = _here()
+    if here not in _LOOP:
+        for inherited in [
+            key for key in _LOOP if key[0] != here[0]
+        ]:  # a parent's, after a fork: its kernels are its own
+            _LOOP.pop(inherited)
+            _SPARE.pop(inherited, None)
+        _LOOP[here] = asyncio.new_event_loop()
+        multiprocessing.util.Finalize(None, _discard_spare, args=(here,), exitpriority=100)
+    loop = _LOOP[here]
+    main = threading.current_thread() is threading.main_thread()  # signals are the main thread's only
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
         return loop.run_until_complete(coroutine)
     finally:
@@ -671,18 +681,19 @@ def _run(coroutine):
             loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
         for number, handler in handlers.items():
             loop.remove_signal_handler(number)
-            signal.signal(number, handler)
+            if handler is not None:  # None: set outside Python, which cannot be put back
+                signal.signal(number, handler)
 
 
-def _discard_spare() -> None:
-    spare = _SPARE.pop(os.getpid(), None)
+def _discard_spare(here: tuple[int, int]) -> None:
+    spare = _SPARE.pop(here, None)
     if spare is not None:
         spare.close()
 
 
 def _spare_for(key: tuple) -> _Kernel | None:
     """The kernel started ahead for a notebook like this one, if it is still alive."""
-    spare = _SPARE.pop(os.getpid(), None)
+    spare = _SPARE.pop(_here(), None)
     if spare is None:
         return None
     if spare.key == key and _run(spare.manager.is_alive()):
@@ -701,7 +712,7 @@ def _start_spare(program: str | None, earlier_reference: Path, datasets: Path | 
     except Exception:  # the next notebook starts its own, and says what went wrong
         spare.close()
         return
-    _SPARE[os.getpid()] = spare
+    _SPARE[_here()] = spare
 
 
 def execute_confined(
