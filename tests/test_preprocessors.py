@@ -113,11 +113,15 @@ def test_a_syntax_error_after_hidden_tests_is_shown_and_nothing_the_kernel_print
     hidden = cell("check(1)\n### BEGIN HIDDEN TESTS\nassert secret_answer() == 42\n### END HIDDEN TESTS", locked=True)
     broken = cell("%%export\ndef half_written(x:\n    return x", solution=True, grade_id="ex_1")
     raised = cell("raise SyntaxError('assert secret_answer() == 42'[::-1])", solution=True, grade_id="ex_2")
-    for student in (broken, raised):
+    shell = cell("%%bash\necho (", solution=True, grade_id="ex_3")  # not Python: the grader cannot tell
+    for student in (broken, raised, shell):
         student.outputs = [nbformat.v4.new_output("error", ename="SyntaxError", evalue="from the kernel", traceback=[])]
-    notebook = nbformat.v4.new_notebook(cells=[hidden, broken, raised])
+    printed = cell("print(secret_answer()\n", solution=True, grade_id="ex_4")  # no syntax error reported: not shown
+    printed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="42")]
+    notebook = nbformat.v4.new_notebook(cells=[hidden, broken, raised, shell, printed])
     RemoveHiddenTestsFromOutputs().preprocess(notebook, {})
     assert broken.outputs[0]["text"].startswith("SyntaxError on line 2 of the cell: '(' was never closed"), (
         broken.outputs
     )
-    assert "not shown in feedback" in raised.outputs[0]["text"], raised.outputs
+    for kept_out in (raised, shell, printed):
+        assert "not shown in feedback" in kept_out.outputs[0]["text"], kept_out.outputs

@@ -99,11 +99,14 @@ class ExerciseResult:
         return self.points if self.status is Status.PASSED else 0.0
 
 
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")  # raised before a cell runs
+
+
 def describe_error(error: dict, cell: dict) -> str:
     """`NameError: name 'x' is not defined`; a syntax error with its line in the cell and that line."""
     name, value = error.get("ename", ""), str(error.get("evalue", ""))
     where = _SYNTAX_WHERE.match(value)
-    if name in ("SyntaxError", "IndentationError", "TabError") and where:
+    if name in SYNTAX_ERRORS and where:
         message, line = where.group(1), int(where.group(2))
         lines = cell_source(cell).splitlines()
         shown = f"\n    {lines[line - 1].strip()}" if 0 < line <= len(lines) else ""

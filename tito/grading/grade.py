@@ -246,8 +246,13 @@ def grade_class(
             rest = sorted(s.student for s in submissions if s.student not in graded)
             raise GradingStopped(
                 f"stopped after {len(outcomes)} of {len(submissions)} submissions: those are recorded, "
-                f"and reports/{module.slug}/ covers every student graded so far; to grade the rest, run the same "
-                f"command with --students {' '.join(rest)} (without it, it grades every submission again)"
+                f"and reports/{module.slug}/ covers every student graded so far; "
+                + (
+                    f"to grade the rest, run the same command with --students {' '.join(rest)} "
+                    "(without it, it grades every submission again)"
+                    if rest
+                    else "none was left to grade"
+                )
             ) from None
         write_reports(folder, module, kit.max_total)
         seconds = time.perf_counter() - started

@@ -20,9 +20,17 @@ from nbgrader.utils import setenv
 from traitlets import Bool, Dict, Unicode
 
 from tito.build.export import reference_before
-from tito.course.cells import HIDDEN_TESTS_MARKER, cell_exercise, is_code, is_demonstration, is_graded, nbgrader_meta
+from tito.course.cells import (
+    HIDDEN_TESTS_MARKER,
+    cell_exercise,
+    is_code,
+    is_demonstration,
+    is_export_marker,
+    is_graded,
+    nbgrader_meta,
+)
 from tito.course.registry import find_module, load_modules
-from tito.course.verdict import exercise_titles
+from tito.course.verdict import SYNTAX_ERRORS, exercise_titles
 from tito.grading.limits import DEFAULT, Limits
 
 
@@ -76,8 +84,9 @@ class RemoveHiddenTestsFromOutputs(NbGraderPreprocessor):
             if not is_code(cell):
                 continue
             if after_hidden and not cell.metadata.get("nbgrader", {}).get("locked") and cell.get("outputs"):
-                # a syntax error is safe to show when the grader finds it itself: the cell never ran
-                mistake = syntax_error(cell.source)
+                # a syntax error is safe to show when the grader finds it too, by itself: the cell never ran
+                reported = any(o.get("ename") in SYNTAX_ERRORS for o in cell.outputs if o.get("output_type") == "error")
+                mistake = syntax_error(cell.source) if reported else ""
                 cell.outputs = [
                     _note(f"{mistake}: this cell did not run; fix it, run it, and submit again")
                     if mistake
@@ -94,8 +103,10 @@ def syntax_error(source: str) -> str:
     from IPython.core.inputtransformer2 import TransformerManager
 
     lines, offset = source.splitlines(keepends=True), 0
-    if lines and lines[0].startswith("%%"):  # %%export: its body is the cell's code
+    if lines and is_export_marker(lines[0]):  # its body is the cell's code
         lines, offset = lines[1:], 1
+    elif lines and lines[0].startswith("%%"):  # another cell magic's body may not be Python at all
+        return ""
     try:
         compile(TransformerManager().transform_cell("".join(lines)), "<cell>", "exec")
     except SyntaxError as error:
