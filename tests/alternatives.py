@@ -65,7 +65,7 @@ ALTERNATIVES = [
         'with np.printoptions(threshold=summarize_above, edgeitems=3):\n        values = np.array2string(self.data, separator=", ", prefix="Tensor(")',
     ),
     # Module 02
-    Alternative("02.1", "return Tensor(np.maximum(x.data, 0))", "return Tensor(np.clip(x.data, 0, None))"),
+    Alternative("02.1", "return Tensor.from_numpy(np.maximum(x.data, 0))", "return Tensor(np.clip(x.data, 0, None))"),
     Alternative(
         "02.2",
         "return Tensor(np.where(x.data > 0, x.data, self.negative_slope * x.data))",
@@ -189,12 +189,14 @@ ALTERNATIVES = [
         if id(tensor) in visited:
             continue
         visited.add(id(tensor))
-        stack.append((tensor, True))
         node = tensor.grad_fn
-        if node is not None:
-            for value, needs in zip(node.inputs, node.needs_grad):
-                if needs and id(value) not in visited:
-                    stack.append((value, False))
+        if node is None:  # a leaf: computed from nothing, it can go in at once
+            order.append(tensor)
+            continue
+        stack.append((tensor, True))
+        for value, needs in zip(node.inputs, node.needs_grad):
+            if needs and id(value) not in visited:
+                stack.append((value, False))
     order.reverse()
     return order""",
         """    def inputs_of(tensor):

@@ -1066,12 +1066,14 @@ WRONG_ANSWERS = [
         if id(tensor) in visited:
             continue
         visited.add(id(tensor))
-        stack.append((tensor, True))
         node = tensor.grad_fn
-        if node is not None:
-            for value, needs in zip(node.inputs, node.needs_grad):
-                if needs and id(value) not in visited:
-                    stack.append((value, False))
+        if node is None:  # a leaf: computed from nothing, it can go in at once
+            order.append(tensor)
+            continue
+        stack.append((tensor, True))
+        for value, needs in zip(node.inputs, node.needs_grad):
+            if needs and id(value) not in visited:
+                stack.append((value, False))
     order.reverse()
     return order""",
         """    order, visited, queue = [], {id(root)}, [root]
@@ -1439,7 +1441,7 @@ WRONG_ANSWERS = [
         "08y",
         "08.3",
         "list-not-tuple",
-        "return tuple(array[index] for array in self.arrays)",
+        "return tuple([array[index] for array in self.arrays])",
         "return [array[index] for array in self.arrays]",
         ("dataset[2]: got a list; expected a tuple", "a tuple with one entry per array"),
     ),
@@ -1499,7 +1501,7 @@ WRONG_ANSWERS = [
         "D",
         "02.1",
         "mul-mask",
-        "        return Tensor(np.maximum(x.data, 0))\n",
+        "        return Tensor.from_numpy(np.maximum(x.data, 0))\n",
         "        return Tensor(x.data * (x.data > 0))\n",
         (
             "ReLU()(Tensor([nan, -inf, inf]))",
@@ -1510,7 +1512,7 @@ WRONG_ANSWERS = [
         "E",
         "02.1",
         "where-nan",
-        "        return Tensor(np.maximum(x.data, 0))\n",
+        "        return Tensor.from_numpy(np.maximum(x.data, 0))\n",
         "        return Tensor(np.where(x.data > 0, x.data, 0))\n",
         (
             "ReLU()(Tensor([nan, -inf, inf]))",
@@ -1930,7 +1932,7 @@ WRONG_ANSWERS = [
         "05.11-recursion-limit",
         "05.11",
         "recursion-limit-raised",
-        "    # TODO: an iterative depth-first search with a stack of (tensor, inputs_done) pairs and a set\n    # of visited id(tensor); reverse the inputs-first order at the end.\n    ### BEGIN SOLUTION\n    order, visited = [], set()\n    stack = [(root, False)]\n    while stack:\n        tensor, inputs_done = stack.pop()\n        if inputs_done:\n            order.append(tensor)\n            continue\n        if id(tensor) in visited:\n            continue\n        visited.add(id(tensor))\n        stack.append((tensor, True))\n        node = tensor.grad_fn\n        if node is not None:\n            for value, needs in zip(node.inputs, node.needs_grad):\n                if needs and id(value) not in visited:\n                    stack.append((value, False))\n    order.reverse()\n    return order\n    ### END SOLUTION",
+        "    # TODO: an iterative depth-first search with a stack of (tensor, inputs_done) pairs and a set\n    # of visited id(tensor); reverse the inputs-first order at the end.\n    ### BEGIN SOLUTION\n    order, visited = [], set()\n    stack = [(root, False)]\n    while stack:\n        tensor, inputs_done = stack.pop()\n        if inputs_done:\n            order.append(tensor)\n            continue\n        if id(tensor) in visited:\n            continue\n        visited.add(id(tensor))\n        node = tensor.grad_fn\n        if node is None:  # a leaf: computed from nothing, it can go in at once\n            order.append(tensor)\n            continue\n        stack.append((tensor, True))\n        for value, needs in zip(node.inputs, node.needs_grad):\n            if needs and id(value) not in visited:\n                stack.append((value, False))\n    order.reverse()\n    return order\n    ### END SOLUTION",
         "    import sys\n    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))\n    order, visited = [], set()\n\n    def visit(tensor):\n        if id(tensor) in visited:\n            return\n        visited.add(id(tensor))\n        if tensor.grad_fn is not None:\n            for value in tensor.grad_fn.inputs:\n                if isinstance(value, Tensor) and value.requires_grad:\n                    visit(value)\n        order.append(tensor)\n\n    visit(root)\n    return order[::-1]\n",
         (
             "topological_order of a chain of 200 additions",
@@ -1952,7 +1954,7 @@ WRONG_ANSWERS = [
         "05.12-no-shape-check",
         "05.12",
         "no-shape-check",
-        "            if np.shape(share) != value.data.shape:\n",
+        "            if share.shape != value.data.shape:\n",
         "            if False:\n",
         (
             "backward through a rule (Misshapen) that returns a (1, 3) gradient for a (3,) input",
@@ -2419,7 +2421,7 @@ RIGHT_ANSWERS = [
         "R",
         "02.1",
         "relu-by-clip",
-        "return Tensor(np.maximum(x.data, 0))",
+        "return Tensor.from_numpy(np.maximum(x.data, 0))",
         "return Tensor(np.clip(x.data, 0, None))",
         (),
     ),

@@ -26,7 +26,8 @@ OPERATIONS: set = set()
 
 
 def apply(operation, forward, *args, **kwargs):
-    """Run `operation`: forward(*args, **kwargs). Every operation passes here.
+    """Run `operation`: forward(*args, **kwargs). Every operation passes here, or (a Tensor method,
+    through add_to_class) makes the same lookup inline, saving a call per operation.
 
     operation: a name ("Tensor.__mul__"), or an activation's or loss's class (ReLU), whose rule is
     its own or, for a subclass that keeps its parent's forward, its parent's.
@@ -34,7 +35,7 @@ def apply(operation, forward, *args, **kwargs):
     name in GRAD_RULES; the rule then runs the same `forward` and records it in the graph.
     One forward per operation (yours, from this module), one backward (Module 05's).
     """
-    rule = GRAD_RULES.get(operation) if operation.__class__ is str else None
+    rule = GRAD_RULES.get(operation if operation.__class__ is str else operation.__name__)  # a class's own rule first
     if rule is None:
         rule = find_rule(operation)
         if rule is None:
@@ -82,7 +83,8 @@ class Operation:
 
             @functools.wraps(init)
             def method(self, *args, **options) -> None:
-                refuse_pytorch_words(cls.__name__, options)
+                if options:
+                    refuse_pytorch_words(cls.__name__, options)
                 init(self, *args, **options)
 
             cls.__init__ = method
@@ -114,7 +116,10 @@ def add_to_class(cls, operation: bool = True):
             def method(*args, **kwargs):
                 if kwargs:
                     refuse_pytorch_words(called, kwargs)
-                return apply(called, member, *args, **kwargs)
+                rule = GRAD_RULES.get(called) or GRAD_RULES.get(EVERY_OTHER)  # apply's lookup, one call less per operation
+                if rule is None:
+                    return member(*args, **kwargs)
+                return rule.apply(member, *args, **kwargs)
 
             setattr(cls, name, method)
         else:
@@ -220,6 +225,8 @@ class Tensor:
         """A Tensor holding `array` itself, not a copy (as torch.from_numpy does), for code that has just
         made the array and hands it over, saving the copy Tensor(array) makes. A floating array of
         another dtype is converted to float_dtype (that makes one copy)."""
+        if array.__class__ is not np.ndarray:  # numpy's 0-d results are scalars (np.float32), not arrays
+            array = np.asarray(array)
         if array.dtype.kind == "f" and array.dtype != cls.float_dtype:
             array = array.astype(cls.float_dtype)
         tensor = cls.__new__(cls)  # what __init__ stores, without its copy
@@ -252,7 +259,7 @@ def _unwrap(value):
 @add_to_class(Tensor)
 def __add__(self, other) -> Tensor:
     """Elementwise self + other, broadcasting as numpy does: (2, 3) + (3,) -> (2, 3)."""
-    return Tensor(self.data + _unwrap(other))
+    return Tensor.from_numpy(self.data + _unwrap(other))
 
 
 @add_to_class(Tensor)
