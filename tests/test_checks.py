@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -61,6 +62,27 @@ def test_an_in_place_change_is_named_before_the_values() -> None:
         match=r"^a - b: changed its input a in place \(a\[0\] was 1\.0, is now -9\.0\) — .*no `-=` on its \.data",
     ):
         check_tensor(lambda: a - b, [-9.0, -18.0], Box, "a - b", inputs={"a": a, "b": b})
+
+
+def test_a_result_that_holds_its_inputs_numbers_is_named() -> None:
+    x = Box([[1.0, 2.0], [3.0, 4.0]])
+
+    def wrapped(array: np.ndarray) -> Box:  # as Tensor.from_numpy: no copy
+        box = Box.__new__(Box)
+        box.data = array
+        return box
+
+    for what, view in (
+        ("x.T", lambda: wrapped(x.data.T)),
+        ("x[0]", lambda: wrapped(x.data[0])),
+        ("x", lambda: wrapped(x.data)),
+    ):
+        with pytest.raises(
+            CheckFailed, match=rf"^{re.escape(what)}: shares its numbers with its input x: .* — a Tensor owns"
+        ):
+            check_tensor(view, np.asarray(view().data), Box, what, inputs={"x": x})
+    check_tensor(lambda: Box(x.data.T), [[1.0, 3.0], [2.0, 4.0]], Box, "x.T copied", inputs={"x": x})
+    check_tensor(lambda: wrapped(x.data @ x.data), [[7.0, 10.0], [15.0, 22.0]], Box, "x @ x", inputs={"x": x})
 
 
 def test_values_shapes_and_types_in_that_order() -> None:

@@ -86,6 +86,23 @@ def _snapshot(inputs: dict[str, Any] | None) -> dict[str, np.ndarray]:
     return {name: np.array(getattr(value, "data", value), copy=True) for name, value in (inputs or {}).items()}
 
 
+OWN_NUMBERS_HINT = (
+    "a Tensor owns its numbers: wrap self.data, or a view of it (a reshape, a transpose, a slice), with "
+    "Tensor(...), which copies; Tensor.from_numpy(...) is only for an array the operation has just made"
+)
+
+
+def check_owns_its_numbers(result: Any, inputs: dict[str, Any], what: str) -> None:
+    """Fail if the tensor `result` holds the numbers of one of `inputs` (the same array, or a view of it),
+    so that changing one would change the other."""
+    for name, value in inputs.items():
+        array = getattr(value, "data", value)
+        if isinstance(array, np.ndarray) and array.size and np.may_share_memory(result.data, array):
+            raise _fail(
+                what, f"shares its numbers with its input {name}: changing one changes the other", OWN_NUMBERS_HINT
+            )
+
+
 def check_unchanged(
     inputs: dict[str, Any], before: dict[str, np.ndarray], what: str, hint: str = IN_PLACE_HINT
 ) -> None:
@@ -193,6 +210,8 @@ def check_tensor(
         check_unchanged(inputs, before, what)
     check_type(value, tensor_type, what, hint="return a Tensor, not a numpy array or a number")
     check_type(value.data, np.ndarray, f"{what}.data", hint="the data of a Tensor is a numpy array")
+    if inputs:
+        check_owns_its_numbers(value, inputs, what)
     check_shape(value, np.shape(expected), what, hint)
     if dtype is not None:
         check_dtype(value, dtype, what, hint)
