@@ -142,8 +142,10 @@ def test_after_kill_9_no_worker_or_kernel_goes_on_and_the_next_run_takes_over(sl
     run = start(slow_class)
     until_graded(run, 1)
     started, peak_processes, peak_bytes = watch(run, 2)
-    # the grader, two workers and their sandboxes (bwrap's two processes and the kernel each)
-    assert peak_processes <= 1 + 2 + 2 * 3, f"{peak_processes} processes for a grader with two workers"
+    # the grader, two workers and their sandboxes (bwrap's two processes and the kernel each); as a
+    # notebook starts, a root grader's nsenter capping its sandbox's shared memory, for a moment
+    helpers = 2 if os.geteuid() == 0 else 0
+    assert peak_processes <= 1 + 2 + 2 * 3 + helpers, f"{peak_processes} processes for a grader with two workers"
     print(f"peak while grading: {peak_processes} processes, {peak_bytes / 2**20:.0f} MiB resident")
     os.kill(run.pid, signal.SIGKILL)  # the grader alone, as `kill -9 PID` does
     run.communicate(timeout=30)
