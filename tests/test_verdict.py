@@ -254,6 +254,21 @@ def test_a_failure_that_uses_an_earlier_failing_exercise_says_to_fix_that_first(
     assert "fix that first" not in third.detail, "only what the exercise uses is blamed"
 
 
+def test_numpys_own_methods_in_a_test_blame_no_exercise_of_that_name() -> None:
+    reshape = exercise(7, "@add_to_class(Tensor)\ndef reshape(self, *shape):\n    return self")
+    getitem = exercise(9, "@add_to_class(Tensor)\ndef __getitem__(self, index):\n    return self")
+    test = dict(graded_cell(9, ("CheckFailed", "x[1]: shares its numbers with its input x")))
+    cells = [reshape, graded_cell(7, ("CheckFailed", "x.reshape(3, 2): values differ")), getitem]
+    numpys = dict(test, source="x = Tensor(np.arange(12.0).reshape(4, 3))\ncheck(x[1])")
+    _, ninth = exercise_results({"cells": [*cells, numpys]})
+    assert "fix that first" not in ninth.detail, ninth.detail
+    tensors = dict(test, source="x = Tensor(np.arange(12.0)).reshape(4, 3)\ncheck(x[1])")
+    _, ninth = exercise_results({"cells": [*cells, tensors]})
+    assert ninth.detail.endswith(
+        "this uses your Exercise 01.7 (reshape), which does not pass its own test: fix that first"
+    )
+
+
 def test_errors_outside_the_tests_are_reported_apart() -> None:
     demo = {"cell_type": "code", "id": "demo-plot", "execution_count": 3, "metadata": {}, "source": "plot()"}
     demo["outputs"] = outputs(("NameError", "name 'plot' is not defined"))

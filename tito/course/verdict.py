@@ -170,7 +170,8 @@ def defined_names(exercise_cell: dict) -> set[str]:
 
 
 def used_names(*cells: dict) -> set[str]:
-    """The names and attributes the cells' code refers to."""
+    """The names and attributes the cells' code refers to, but numpy's own: in a test,
+    np.arange(12.0).reshape(4, 3) is numpy's reshape, not the student's."""
     used: set[str] = set()
     for cell in cells:
         try:
@@ -180,9 +181,16 @@ def used_names(*cells: dict) -> set[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Name):
                 used.add(node.id)
-            elif isinstance(node, ast.Attribute):
+            elif isinstance(node, ast.Attribute) and not _of_numpy(node.value):
                 used.add(node.attr)
     return used
+
+
+def _of_numpy(node: ast.expr) -> bool:
+    """Whether an expression is numpy's: np (or numpy), an attribute of it, a call or an item of one."""
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return isinstance(node, ast.Name) and node.id in ("np", "numpy")
 
 
 def _failing_dependency(earlier: list[ExerciseResult], exercise_cells: dict, number: str, test_cell: dict) -> str:
