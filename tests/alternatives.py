@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from helpers import WHOLE_SOLUTION
+
 
 @dataclass(frozen=True)
 class Alternative:
     exercise: str  # "01.2"
-    old: str  # text of the reference solution ...
+    old: str  # text of the reference solution (or WHOLE_SOLUTION) ...
     new: str  # ... written this way instead
 
 
@@ -179,26 +181,7 @@ ALTERNATIVES = [
     ),
     Alternative(  # Kahn's algorithm: a tensor comes once every tensor that uses it has come
         "05.11",
-        """    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        node = tensor.grad_fn
-        if node is None:  # a leaf: computed from nothing, it can go in at once
-            order.append(tensor)
-            continue
-        stack.append((tensor, True))
-        for value, needs in zip(node.inputs, node.needs_grad):
-            if needs and id(value) not in visited:
-                stack.append((value, False))
-    order.reverse()
-    return order""",
+        WHOLE_SOLUTION,
         """    def inputs_of(tensor):
         values = tensor.grad_fn.inputs if tensor.grad_fn is not None else ()
         return [value for value in values if isinstance(value, Tensor) and value.requires_grad]

@@ -50,6 +50,21 @@ def reference_answers(module: Module) -> dict[str, str]:
     return exercise_sources(read_notebook(module.notebook(ROOT, SOURCE_DIR)))
 
 
+# As the text to replace: every line of the reference's solution (between its BEGIN and END SOLUTION
+# markers), for an answer written another way as a whole, without a copy of the reference's text here.
+WHOLE_SOLUTION = "<the whole reference solution>"
+
+
+def rewritten(answer: str, old: str, new: str, what: str) -> str:
+    """`answer` with `old` (which must occur once in it; WHOLE_SOLUTION: its solution's lines) replaced by `new`."""
+    if old == WHOLE_SOLUTION:
+        regions = re.findall(r"### BEGIN SOLUTION\n(.*?\n)[ \t]*### END SOLUTION", answer, re.DOTALL)
+        assert len(regions) == 1, f"{what}: the answer must have one solution region, it has {len(regions)}"
+        old, new = regions[0], new if new.endswith("\n") else new + "\n"
+    assert answer.count(old) == 1, f"{what}: the text to replace must occur once: {old[:60]!r}"
+    return answer.replace(old, new)
+
+
 def released_notebook(module: Module, course: Path = ROOT) -> dict:
     return read_notebook(module.notebook(course, RELEASE_DIR))
 

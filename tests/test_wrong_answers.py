@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, answered, reference_answers, released_notebook
+from helpers import ROOT, WHOLE_SOLUTION, answered, reference_answers, released_notebook, rewritten
 
 from tito.course.cells import exercise_id, is_demonstration
 from tito.course.registry import SOURCE_DIR, Module, find_module, load_modules
@@ -28,7 +28,7 @@ class WrongAnswer:
     run: str  # wrong answers with the same run share one notebook run
     exercise: str  # "01.2"
     mistake: str  # what the student got wrong, for the test id
-    old: str  # text of the reference solution ...
+    old: str  # text of the reference solution (or WHOLE_SOLUTION) ...
     new: str  # ... replaced by this
     expected: tuple[str, ...]  # fragments the reported failure must contain
 
@@ -1080,26 +1080,7 @@ WRONG_ANSWERS = [
         "05.11-bfs",
         "05.11",
         "breadth-first",
-        """    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        node = tensor.grad_fn
-        if node is None:  # a leaf: computed from nothing, it can go in at once
-            order.append(tensor)
-            continue
-        stack.append((tensor, True))
-        for value, needs in zip(node.inputs, node.needs_grad):
-            if needs and id(value) not in visited:
-                stack.append((value, False))
-    order.reverse()
-    return order""",
+        WHOLE_SOLUTION,
         """    order, visited, queue = [], {id(root)}, [root]
     while queue:
         tensor = queue.pop(0)
@@ -1956,7 +1937,7 @@ WRONG_ANSWERS = [
         "05.11-recursion-limit",
         "05.11",
         "recursion-limit-raised",
-        "    # TODO: an iterative depth-first search with a stack of (tensor, inputs_done) pairs and a set\n    # of visited id(tensor); reverse the inputs-first order at the end.\n    ### BEGIN SOLUTION\n    order, visited = [], set()\n    stack = [(root, False)]\n    while stack:\n        tensor, inputs_done = stack.pop()\n        if inputs_done:\n            order.append(tensor)\n            continue\n        if id(tensor) in visited:\n            continue\n        visited.add(id(tensor))\n        node = tensor.grad_fn\n        if node is None:  # a leaf: computed from nothing, it can go in at once\n            order.append(tensor)\n            continue\n        stack.append((tensor, True))\n        for value, needs in zip(node.inputs, node.needs_grad):\n            if needs and id(value) not in visited:\n                stack.append((value, False))\n    order.reverse()\n    return order\n    ### END SOLUTION",
+        WHOLE_SOLUTION,
         "    import sys\n    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))\n    order, visited = [], set()\n\n    def visit(tensor):\n        if id(tensor) in visited:\n            return\n        visited.add(id(tensor))\n        if tensor.grad_fn is not None:\n            for value in tensor.grad_fn.inputs:\n                if isinstance(value, Tensor) and value.requires_grad:\n                    visit(value)\n        order.append(tensor)\n\n    visit(root)\n    return order[::-1]\n",
         (
             "topological_order of a chain of 200 additions",
@@ -2477,8 +2458,7 @@ def results_of_run(tmp_path_factory: pytest.TempPathFactory, reference_path: str
     def execute(module: Module, run: str, folder: Path) -> dict:
         answers = solutions(module)
         for change in (w for w in WRONG_ANSWERS + RIGHT_ANSWERS if w.run == run and w.module == module):
-            assert answers[change.exercise].count(change.old) == 1, f"{change.id}: the text to replace must occur once"
-            answers[change.exercise] = answers[change.exercise].replace(change.old, change.new)
+            answers[change.exercise] = rewritten(answers[change.exercise], change.old, change.new, change.id)
         return run_notebook(notebook_with(module, answers, folder), env={"PYTHONPATH": reference_path})
 
     def results(module: Module, run: str) -> dict[str, ExerciseResult]:

@@ -26,8 +26,7 @@ OPERATIONS: set = set()
 
 
 def apply(operation, forward, *args, **kwargs):
-    """Run `operation`: forward(*args, **kwargs). Every operation passes here, or (a Tensor method,
-    through add_to_class) makes the same lookup inline, saving a call per operation.
+    """Run `operation`: forward(*args, **kwargs). Every operation passes here.
 
     operation: a name ("Tensor.__mul__"), or an activation's or loss's class (ReLU), whose rule is
     its own or, for a subclass that keeps its parent's forward, its parent's.
@@ -35,7 +34,7 @@ def apply(operation, forward, *args, **kwargs):
     name in GRAD_RULES; the rule then runs the same `forward` and records it in the graph.
     One forward per operation (yours, from this module), one backward (Module 05's).
     """
-    rule = GRAD_RULES.get(operation if operation.__class__ is str else operation.__name__)  # a class's own rule first
+    rule = GRAD_RULES.get(operation) if operation.__class__ is str else None
     if rule is None:
         rule = find_rule(operation)
         if rule is None:
@@ -116,10 +115,7 @@ def add_to_class(cls, operation: bool = True):
             def method(*args, **kwargs):
                 if kwargs:
                     refuse_pytorch_words(called, kwargs)
-                rule = GRAD_RULES.get(called) or GRAD_RULES.get(EVERY_OTHER)  # apply's lookup, one call less per operation
-                if rule is None:
-                    return member(*args, **kwargs)
-                return rule.apply(member, *args, **kwargs)
+                return apply(called, member, *args, **kwargs)
 
             setattr(cls, name, method)
         else:

@@ -97,7 +97,7 @@ def check_owns_its_numbers(result: Any, inputs: dict[str, Any], what: str) -> No
     so that changing one would change the other."""
     for name, value in inputs.items():
         array = getattr(value, "data", value)
-        if isinstance(array, np.ndarray) and array.size and np.may_share_memory(result.data, array):
+        if isinstance(array, np.ndarray) and np.may_share_memory(result.data, array):
             raise _fail(
                 what, f"shares its numbers with its input {name}: changing one changes the other", OWN_NUMBERS_HINT
             )
